@@ -1,0 +1,19 @@
+//! What the pixels say: face detection, mesh, eyes, pose, quality and identity embeddings.
+//!
+//! Layout:
+//! - `registry`: the model files, their SHA-256 and where they live (`var/models` by default).
+//! - `runtime`: the OpenVINO runtime that runs the MediaPipe TFLite graphs (see
+//!   `docs/decisions/0001-model-runtime.md`).
+//! - `detect`, `mesh`, `iris`: one model each: BlazeFace (short and full range, NMS), the 468-point
+//!   face mesh on an aligned crop, the iris / eye-contour model on aligned eye crops.
+//! - `pose`, `quality`: pure geometry and pixel statistics over a frame and its landmarks.
+//! - `analyzer`: one frame in, a [`FrameAnalysis`] out; tracks between frames so detection need not
+//!   run on every frame.
+//! - `embedding`: dlib's ResNet face embedding with its 5-point alignment (identity continuity).
+//! - `media`: decoding images (EXIF orientation) and videos (FFmpeg) into RGB frames.
+//!
+//! Pure computation: no actors and no I/O beyond loading model files and reading media.
+
+pub mod observation;
+
+pub use observation::*;
