@@ -14,6 +14,12 @@
 //!
 //! Pure computation: no actors and no I/O beyond loading model files and reading media.
 
+pub mod engine;
+pub mod error;
+pub mod media;
 pub mod observation;
+pub mod quality;
 
+pub use engine::{AnalysisNeeds, FaceEngine, IdentityEngine, TrackState};
+pub use error::EngineError;
 pub use observation::*;

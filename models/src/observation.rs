@@ -115,8 +115,12 @@ impl FaceObservation {
     /// Eye openness of both eyes: the iris model's where refined, else the mesh's.
     pub fn eye_openness(&self) -> [f32; 2] {
         [
-            self.left_eye.as_ref().map_or(self.mesh_eye_openness[0], |e| e.openness),
-            self.right_eye.as_ref().map_or(self.mesh_eye_openness[1], |e| e.openness),
+            self.left_eye
+                .as_ref()
+                .map_or(self.mesh_eye_openness[0], |e| e.openness),
+            self.right_eye
+                .as_ref()
+                .map_or(self.mesh_eye_openness[1], |e| e.openness),
         ]
     }
 }
@@ -137,4 +141,27 @@ pub struct FrameAnalysis {
     pub main: Option<FaceObservation>,
     /// Engine time spent on this frame, in milliseconds (decode excluded).
     pub engine_ms: f32,
+}
+
+/// A face's identity embedding (dlib's ResNet, 128 values).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Embedding(pub Vec<f32>);
+
+impl Embedding {
+    /// Two embeddings closer than this are the same person (dlib's own threshold, 99.38% on LFW).
+    pub const SAME_PERSON_DISTANCE: f32 = 0.6;
+
+    /// Euclidean distance to another embedding.
+    pub fn distance(&self, other: &Embedding) -> f32 {
+        self.0
+            .iter()
+            .zip(&other.0)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f32>()
+            .sqrt()
+    }
+
+    pub fn same_person(&self, other: &Embedding) -> bool {
+        self.distance(other) < Self::SAME_PERSON_DISTANCE
+    }
 }
