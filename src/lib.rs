@@ -1,0 +1,28 @@
+//! Livegate's server crate: the only one that knows HTTP, storage and the command line.
+//!
+//! Layout:
+//! - `cli.rs`: the subcommands (clap); `commands.rs`: what each one does; `main.rs` only parses
+//!   and exits.
+//! - `config.rs`: figment layers (built-in defaults, file, `LIVEGATE_*`), then `validate()`;
+//!   every environment variable is in its `ENV_VARS` table.
+//! - `error.rs`: `ErrorCode` and `ApiError`, the one error shape of every HTTP answer.
+//! - `server.rs`: `run(listener, state, shutdown)`, `/healthz`, `/readyz`, `/metrics`;
+//!   `metrics.rs`: the described metrics and the request middleware; `logging.rs`.
+//! - `store/`: the `Store` trait with SQLite (embedded) and PostgreSQL backends, and their
+//!   numbered migrations (SQL in `migrations/<dialect>/`).
+//!
+//! ```text
+//! livegate serve ─ config::load ─ store::open + migrate ─ server::run ─┬─ /healthz
+//!                                                                     ├─ /readyz  (ReadinessCheck: store, ...)
+//!                                                                     ├─ /metrics
+//!                                                                     └─ routes added by run_with
+//! ```
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod logging;
+pub mod metrics;
+pub mod server;
+pub mod store;

@@ -1,0 +1,92 @@
+//! Numbered schema migrations, one list per SQL dialect, kept side by side in `migrations/`.
+//!
+//! A database records what it has in `schema_migrations (version, name, applied_at)`. Applying
+//! is idempotent: only versions the table lacks run, all in one transaction. A database with a
+//! version this build does not know was migrated by a newer build: the store refuses it rather
+//! than run old code on a new schema.
+
+use serde::Serialize;
+
+use super::StoreError;
+
+/// One migration: its number, a short name, and its SQL.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Its number; applied in increasing order.
+    pub version: i64,
+    /// A short name (`init`).
+    pub name: &'static str,
+    /// The SQL, possibly several statements.
+    pub sql: &'static str,
+}
+
+/// A migration a `migrate` call applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppliedMigration {
+    /// Its number.
+    pub version: i64,
+    /// Its name.
+    pub name: String,
+}
+
+/// The SQLite migrations.
+pub const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
+}];
+
+/// The PostgreSQL migrations.
+pub const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../../migrations/postgres/0001_init.sql"),
+}];
+
+/// The migrations of `known` that `applied` lacks, in order; an error when `applied` holds a
+/// version newer than any in `known`.
+pub fn pending<'a>(
+    known: &'a [Migration],
+    applied: &[i64],
+) -> Result<Vec<&'a Migration>, StoreError> {
+    let supported = known.iter().map(|m| m.version).max().unwrap_or(0);
+    if let Some(&found) = applied.iter().max() {
+        if found > supported {
+            return Err(StoreError::SchemaTooNew { found, supported });
+        }
+    }
+    let mut todo: Vec<&Migration> = known
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        .collect();
+    todo.sort_by_key(|m| m.version);
+    Ok(todo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_dialects_have_the_same_versions_in_order() {
+        let versions = |list: &[Migration]| list.iter().map(|m| m.version).collect::<Vec<_>>();
+        assert_eq!(versions(SQLITE), versions(POSTGRES));
+        let mut sorted = versions(SQLITE);
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, versions(SQLITE));
+    }
+
+    #[test]
+    fn only_missing_versions_are_pending_and_a_newer_database_is_refused() {
+        assert_eq!(pending(SQLITE, &[]).expect("pending").len(), SQLITE.len());
+        assert!(pending(SQLITE, &[1]).expect("pending").is_empty());
+        assert_eq!(
+            pending(SQLITE, &[1, 99]).expect_err("too new"),
+            StoreError::SchemaTooNew {
+                found: 99,
+                supported: 1
+            }
+        );
+    }
+}
