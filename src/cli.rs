@@ -1,4 +1,4 @@
-//! The command line: `livegate serve`, `livegate migrate`.
+//! The command line: `livegate serve`, `livegate migrate`, `livegate analyze`.
 
 use std::path::PathBuf;
 
@@ -20,6 +20,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply the store's pending schema migrations and print them.
     Migrate(MigrateArgs),
+    /// Run the engine over a video or an image and print JSON lines (events, then a summary).
+    Analyze(AnalyzeCommand),
 }
 
 /// Where the configuration file is, for every subcommand that reads one.
@@ -48,6 +50,17 @@ pub struct ServeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct MigrateArgs {
     /// The configuration file.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `livegate analyze`.
+#[derive(Debug, Clone, Args)]
+pub struct AnalyzeCommand {
+    /// What to analyse and how.
+    #[command(flatten)]
+    pub analyze: crate::analyze::AnalyzeArgs,
+    /// The configuration file (models.dir, engine.thresholds).
     #[command(flatten)]
     pub config: ConfigArgs,
 }

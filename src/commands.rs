@@ -3,7 +3,7 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use crate::cli::{Command, MigrateArgs, ServeArgs};
+use crate::cli::{AnalyzeCommand, Command, MigrateArgs, ServeArgs};
 use crate::config::{self, Config, ConfigError, ConfigOverrides};
 use crate::server::{self, AppState, HttpLimits};
 use crate::store::{self, Store, StoreError};
@@ -41,6 +41,12 @@ pub enum CommandError {
         #[source]
         source: std::io::Error,
     },
+    /// The model files are missing or the runtime cannot load them.
+    #[error("models: {0}")]
+    Models(#[source] livegate_models::EngineError),
+    /// `analyze` could not read, decode or analyse its input.
+    #[error(transparent)]
+    Analyze(#[from] crate::analyze::AnalyzeError),
     /// The server stopped with an error.
     #[error("server: {0}")]
     Server(#[source] std::io::Error),
@@ -61,6 +67,7 @@ pub async fn execute(command: Command) -> Result<(), CommandError> {
     match command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => migrate(args).await,
+        Command::Analyze(args) => analyze(args).await,
     }
 }
 
@@ -112,7 +119,9 @@ async fn serve(args: ServeArgs) -> Result<(), CommandError> {
         max_body_bytes: config.server.max_body_bytes,
         shutdown_timeout: config.shutdown_timeout(),
     };
-    let state = AppState::new(store, limits);
+    let models =
+        crate::models::ModelsReadiness::start(&config.models.dir).map_err(CommandError::Models)?;
+    let state = AppState::new(store, limits).with_check(Arc::new(models));
     tracing::info!(
         %addr,
         store = %config.store.backend,
@@ -142,5 +151,24 @@ async fn migrate(args: MigrateArgs) -> Result<(), CommandError> {
             migration.version, migration.name, config.store.backend
         );
     }
+    Ok(())
+}
+
+async fn analyze(args: AnalyzeCommand) -> Result<(), CommandError> {
+    let config = config::load(args.config.config.as_deref(), &ConfigOverrides::default())?;
+    let models_dir = args
+        .analyze
+        .models
+        .clone()
+        .unwrap_or_else(|| config.models.dir.clone());
+    let thresholds = config.engine.thresholds.clone();
+    // Decoding and inference are blocking work: keep them off the async runtime's threads.
+    tokio::task::spawn_blocking(move || {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        crate::analyze::run(&args.analyze, &models_dir, &thresholds, &mut out)
+    })
+    .await
+    .map_err(|e| CommandError::Server(std::io::Error::other(e)))??;
     Ok(())
 }

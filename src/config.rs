@@ -156,6 +156,18 @@ pub struct Config {
     pub models: ModelsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The engine's thresholds.
+    #[serde(default)]
+    pub engine: EngineConfig,
+}
+
+/// `[engine]`: how frames are judged.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// `[engine.thresholds]`: every threshold of the quality gate and the actions.
+    #[serde(default)]
+    pub thresholds: livegate_actors::thresholds::QualityThresholds,
 }
 
 /// `[server]`: the HTTP listener.
@@ -523,6 +535,12 @@ impl Config {
         }
         if self.models.dir.as_os_str().is_empty() {
             return Err(ConfigError::invalid("models.dir", "must not be empty"));
+        }
+        if let Err(err) = self.engine.thresholds.validate() {
+            return Err(ConfigError::invalid(
+                &format!("engine.thresholds.{}", err.field),
+                err.reason,
+            ));
         }
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(ConfigError::invalid(

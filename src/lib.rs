@@ -1,6 +1,7 @@
 //! Livegate's server crate: the only one that knows HTTP, storage and the command line.
 //!
 //! Layout:
+//! - `analyze.rs`: `livegate analyze`, the engine over a video or an image as JSON lines.
 //! - `cli.rs`: the subcommands (clap); `commands.rs`: what each one does; `main.rs` only parses
 //!   and exits.
 //! - `config.rs`: figment layers (built-in defaults, file, `LIVEGATE_*`), then `validate()`;
@@ -8,6 +9,7 @@
 //! - `error.rs`: `ErrorCode` and `ApiError`, the one error shape of every HTTP answer.
 //! - `server.rs`: `run(listener, state, shutdown)`, `/healthz`, `/readyz`, `/metrics`;
 //!   `metrics.rs`: the described metrics and the request middleware; `logging.rs`.
+//! - `models.rs`: the model files checked at start and the `models` readiness check.
 //! - `store/`: the `Store` trait with SQLite (embedded) and PostgreSQL backends, and their
 //!   numbered migrations (SQL in `migrations/<dialect>/`).
 //!
@@ -18,11 +20,13 @@
 //!                                                                     └─ routes added by run_with
 //! ```
 
+pub mod analyze;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod logging;
 pub mod metrics;
+pub mod models;
 pub mod server;
 pub mod store;

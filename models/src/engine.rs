@@ -37,6 +37,10 @@ pub struct TrackState {
     pub(crate) last_faces: Vec<FaceBox>,
     /// Frames since the detector last ran.
     pub(crate) frames_since_detect: u32,
+    /// Frame time `t` when the detector last ran.
+    pub(crate) last_detect_t: Option<f64>,
+    /// Frame time `t` when the full-range detector last ran.
+    pub(crate) last_full_range_t: Option<f64>,
 }
 
 impl TrackState {

@@ -14,12 +14,24 @@
 //!
 //! Pure computation: no actors and no I/O beyond loading model files and reading media.
 
+pub mod analyzer;
+pub mod crop;
+pub mod detect;
+pub mod embedding;
 pub mod engine;
 pub mod error;
+pub mod iris;
 pub mod media;
+pub mod mesh;
 pub mod observation;
+pub mod pose;
 pub mod quality;
+pub mod registry;
+pub mod runtime;
 
+pub use analyzer::{Analyzer, AnalyzerConfig, StageTimes};
 pub use engine::{AnalysisNeeds, FaceEngine, IdentityEngine, TrackState};
 pub use error::EngineError;
 pub use observation::*;
+pub use registry::{ModelFile, ModelRegistry};
+pub use runtime::InferencePrecision;

@@ -1,0 +1,465 @@
+//! The model-worker pool: N workers (one per core), each owning one face engine and one identity
+//! engine, behind a router with a bounded queue.
+//!
+//! Any worker serves any session: the session's `TrackState` travels with the job. Each worker
+//! runs its engine on tokio's blocking threads (`spawn_blocking`), so inference never holds an
+//! executor thread. The pool supervises its workers: a worker that panics or fails is replaced by
+//! a new one built by the same factory; the job it held is answered with `WorkerLost` (its reply
+//! channel is dropped) and the session carries on with its next frame.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use image::RgbImage;
+use livegate_models::{
+    AnalysisNeeds, Embedding, EngineError, FaceEngine, FaceObservation, FrameAnalysis,
+    IdentityEngine, TrackState,
+};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use tokio::sync::oneshot;
+
+/// Builds one worker's engines; called once per worker start and restart.
+pub type EngineFactory = Arc<
+    dyn Fn() -> Result<(Box<dyn FaceEngine>, Box<dyn IdentityEngine>), EngineError> + Send + Sync,
+>;
+
+/// Why a job got no answer from an engine.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The pool's queue is full: the frame is dropped.
+    #[error("model pool is overloaded: queue of {capacity} jobs is full")]
+    Overloaded {
+        /// The queue's capacity.
+        capacity: usize,
+    },
+    /// No worker could be started (every engine factory call failed).
+    #[error("model pool has no worker")]
+    NoWorker,
+    /// The worker died (panicked) while holding the job.
+    #[error("model worker was lost while analysing the frame")]
+    WorkerLost,
+    /// The answer did not come in time.
+    #[error("model worker did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The engine refused the frame.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// A frame analysed, with the session's track as the engine left it.
+#[derive(Debug)]
+pub struct Analysed {
+    /// The engine's answer.
+    pub analysis: FrameAnalysis,
+    /// The track to lend with the session's next frame.
+    pub track: TrackState,
+}
+
+/// Work for a model worker.
+pub enum Job {
+    /// Analyse a frame.
+    Analyze {
+        /// The decoded frame.
+        frame: Arc<RgbImage>,
+        /// Capture time, seconds from the session's start.
+        t: f64,
+        /// The session's track, lent for this frame.
+        track: TrackState,
+        /// What to compute.
+        needs: AnalysisNeeds,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<Analysed, JobError>>,
+    },
+    /// Embed the main face of a frame.
+    Embed {
+        /// The decoded frame.
+        frame: Arc<RgbImage>,
+        /// The face to embed.
+        face: Box<FaceObservation>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<Option<Embedding>, JobError>>,
+    },
+}
+
+impl Job {
+    fn reject(self, err: JobError) {
+        // The session may be gone already; nobody else wants the answer.
+        match self {
+            Job::Analyze { reply, .. } => {
+                let _ = reply.send(Err(err));
+            }
+            Job::Embed { reply, .. } => {
+                let _ = reply.send(Err(err));
+            }
+        }
+    }
+}
+
+/// The pool's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Workers alive.
+    pub workers: usize,
+    /// Workers waiting for a job.
+    pub idle: usize,
+    /// Jobs waiting for a worker.
+    pub queued: usize,
+    /// Most jobs ever waiting at once.
+    pub queued_max: usize,
+    /// Jobs refused because the queue was full.
+    pub rejected: u64,
+    /// Workers replaced after a failure.
+    pub restarts: u64,
+    /// Jobs done.
+    pub done: u64,
+}
+
+/// Pool size and queue bound.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolConfig {
+    /// Number of workers (engines loaded at once).
+    pub workers: usize,
+    /// Most jobs waiting for a worker; more are refused with `Overloaded`.
+    pub queue_capacity: usize,
+}
+
+impl Default for PoolConfig {
+    /// One worker per core, a queue of 16 jobs per worker.
+    fn default() -> Self {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self {
+            workers,
+            queue_capacity: 16 * workers,
+        }
+    }
+}
+
+/// Messages of the pool actor.
+pub enum PoolMsg {
+    /// Queue a job (or refuse it).
+    Submit(Job),
+    /// A worker finished its job.
+    Idle(ActorRef<WorkerMsg>),
+    /// Report the counters.
+    Stats(RpcReplyPort<PoolStats>),
+}
+
+/// Messages of a worker actor.
+pub enum WorkerMsg {
+    /// Run this job.
+    Run(Job),
+}
+
+/// Why the pool could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    /// The pool actor failed to spawn.
+    #[error("model pool failed to start: {0}")]
+    Spawn(String),
+    /// The pool does not answer.
+    #[error("model pool is not answering: {0}")]
+    Unavailable(String),
+}
+
+/// A cloneable handle on the model pool.
+#[derive(Clone)]
+pub struct PoolHandle {
+    actor: ActorRef<PoolMsg>,
+}
+
+/// How long a stats call may take.
+const STATS_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl PoolHandle {
+    /// Start a pool whose workers get their engines from `factory`.
+    pub async fn start(factory: EngineFactory, config: PoolConfig) -> Result<Self, PoolError> {
+        let (actor, _join) = Actor::spawn(None, ModelPool, (factory, config))
+            .await
+            .map_err(|e| PoolError::Spawn(e.to_string()))?;
+        Ok(Self { actor })
+    }
+
+    /// Queue a job; its answer comes through the job's reply channel (a refusal too).
+    pub fn submit(&self, job: Job) {
+        if let Err(ractor::MessagingErr::SendErr(PoolMsg::Submit(job))) =
+            self.actor.send_message(PoolMsg::Submit(job))
+        {
+            job.reject(JobError::NoWorker);
+        }
+    }
+
+    /// The pool's counters.
+    pub async fn stats(&self) -> Result<PoolStats, PoolError> {
+        ractor::call_t!(self.actor, PoolMsg::Stats, STATS_TIMEOUT.as_millis() as u64)
+            .map_err(|e| PoolError::Unavailable(e.to_string()))
+    }
+
+    /// Stop the pool and its workers, and wait for them.
+    pub async fn stop(&self) {
+        let _ = self
+            .actor
+            .stop_and_wait(None, Some(Duration::from_secs(10)))
+            .await;
+    }
+
+    /// The pool actor (for supervision trees and liveness checks).
+    pub fn actor(&self) -> &ActorRef<PoolMsg> {
+        &self.actor
+    }
+}
+
+/// The router and supervisor of the model workers.
+pub struct ModelPool;
+
+/// The pool's state.
+pub struct PoolState {
+    factory: EngineFactory,
+    config: PoolConfig,
+    workers: Vec<ActorRef<WorkerMsg>>,
+    idle: VecDeque<ActorRef<WorkerMsg>>,
+    queue: VecDeque<Job>,
+    stats: PoolStats,
+}
+
+impl PoolState {
+    fn dispatch(&mut self) {
+        while let Some(worker) = self.idle.pop_front() {
+            let Some(job) = self.queue.pop_front() else {
+                self.idle.push_front(worker);
+                return;
+            };
+            if let Err(ractor::MessagingErr::SendErr(WorkerMsg::Run(job))) =
+                worker.send_message(WorkerMsg::Run(job))
+            {
+                // The worker is dying; its replacement will come through supervision.
+                self.queue.push_front(job);
+            }
+        }
+    }
+
+    fn counters(&self) -> PoolStats {
+        PoolStats {
+            workers: self.workers.len(),
+            idle: self.idle.len(),
+            queued: self.queue.len(),
+            ..self.stats
+        }
+    }
+}
+
+async fn spawn_worker(
+    pool: &ActorRef<PoolMsg>,
+    factory: &EngineFactory,
+) -> Result<ActorRef<WorkerMsg>, ActorProcessingErr> {
+    let (worker, _join) = Actor::spawn_linked(
+        None,
+        ModelWorker,
+        (factory.clone(), pool.clone()),
+        pool.get_cell(),
+    )
+    .await?;
+    Ok(worker)
+}
+
+#[ractor::async_trait]
+impl Actor for ModelPool {
+    type Msg = PoolMsg;
+    type State = PoolState;
+    type Arguments = (EngineFactory, PoolConfig);
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<PoolMsg>,
+        (factory, config): (EngineFactory, PoolConfig),
+    ) -> Result<PoolState, ActorProcessingErr> {
+        let mut state = PoolState {
+            factory,
+            config,
+            workers: Vec::new(),
+            idle: VecDeque::new(),
+            queue: VecDeque::new(),
+            stats: PoolStats::default(),
+        };
+        for _ in 0..config.workers.max(1) {
+            match spawn_worker(&myself, &state.factory).await {
+                Ok(w) => {
+                    state.workers.push(w.clone());
+                    state.idle.push_back(w);
+                }
+                Err(e) => tracing::error!(error = %e, "model worker failed to start"),
+            }
+        }
+        if state.workers.is_empty() {
+            return Err("no model worker could start".into());
+        }
+        Ok(state)
+    }
+
+    async fn post_stop(
+        &self,
+        myself: ActorRef<PoolMsg>,
+        state: &mut PoolState,
+    ) -> Result<(), ActorProcessingErr> {
+        for job in state.queue.drain(..) {
+            job.reject(JobError::NoWorker);
+        }
+        myself
+            .stop_children_and_wait(None, Some(Duration::from_secs(10)))
+            .await;
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<PoolMsg>,
+        msg: PoolMsg,
+        state: &mut PoolState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            PoolMsg::Submit(job) => {
+                if state.workers.is_empty() {
+                    job.reject(JobError::NoWorker);
+                } else if state.queue.len() >= state.config.queue_capacity && state.idle.is_empty()
+                {
+                    state.stats.rejected += 1;
+                    job.reject(JobError::Overloaded {
+                        capacity: state.config.queue_capacity,
+                    });
+                } else {
+                    state.queue.push_back(job);
+                    state.stats.queued_max = state.stats.queued_max.max(state.queue.len());
+                    state.dispatch();
+                }
+            }
+            PoolMsg::Idle(worker) => {
+                state.stats.done += 1;
+                if state.workers.iter().any(|w| w.get_id() == worker.get_id()) {
+                    state.idle.push_back(worker);
+                }
+                state.dispatch();
+            }
+            PoolMsg::Stats(reply) => {
+                let _ = reply.send(state.counters());
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<PoolMsg>,
+        evt: SupervisionEvent,
+        state: &mut PoolState,
+    ) -> Result<(), ActorProcessingErr> {
+        // Policy: a worker that fails or stops on its own is replaced at once; if its
+        // replacement cannot start (models unloadable) the pool runs on with fewer workers.
+        let (cell, why) = match evt {
+            SupervisionEvent::ActorFailed(cell, err) => (cell, err.to_string()),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, reason.unwrap_or_else(|| "stopped".to_owned()))
+            }
+            _ => return Ok(()),
+        };
+        let id = cell.get_id();
+        let before = state.workers.len();
+        state.workers.retain(|w| w.get_id() != id);
+        state.idle.retain(|w| w.get_id() != id);
+        if state.workers.len() == before {
+            return Ok(());
+        }
+        tracing::warn!(worker = %id, reason = %why, "model worker lost, replacing it");
+        state.stats.restarts += 1;
+        match spawn_worker(&myself, &state.factory).await {
+            Ok(w) => {
+                state.workers.push(w.clone());
+                state.idle.push_back(w);
+                state.dispatch();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "model worker could not be replaced");
+                if state.workers.is_empty() {
+                    for job in state.queue.drain(..) {
+                        job.reject(JobError::NoWorker);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One model worker: owns one face engine and one identity engine.
+pub struct ModelWorker;
+
+/// A worker's engines; `None` only while lent to the blocking thread running a job.
+pub struct WorkerState {
+    face: Option<Box<dyn FaceEngine>>,
+    identity: Option<Box<dyn IdentityEngine>>,
+    pool: ActorRef<PoolMsg>,
+}
+
+#[ractor::async_trait]
+impl Actor for ModelWorker {
+    type Msg = WorkerMsg;
+    type State = WorkerState;
+    type Arguments = (EngineFactory, ActorRef<PoolMsg>);
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<WorkerMsg>,
+        (factory, pool): (EngineFactory, ActorRef<PoolMsg>),
+    ) -> Result<WorkerState, ActorProcessingErr> {
+        // Loading models reads files and takes a while: keep it off the executor.
+        let (face, identity) = tokio::task::spawn_blocking(move || factory()).await??;
+        Ok(WorkerState {
+            face: Some(face),
+            identity: Some(identity),
+            pool,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<WorkerMsg>,
+        WorkerMsg::Run(job): WorkerMsg,
+        state: &mut WorkerState,
+    ) -> Result<(), ActorProcessingErr> {
+        match job {
+            Job::Analyze {
+                frame,
+                t,
+                mut track,
+                needs,
+                reply,
+            } => {
+                let mut engine = state.face.take().ok_or("face engine missing")?;
+                // A panic inside the engine surfaces as a JoinError: the worker fails and the
+                // pool replaces it; `reply` is dropped, which the session reads as WorkerLost.
+                let (engine, result, track) = tokio::task::spawn_blocking(move || {
+                    let r = engine.analyze(&frame, t, &mut track, needs);
+                    (engine, r, track)
+                })
+                .await?;
+                state.face = Some(engine);
+                let _ = reply.send(
+                    result
+                        .map(|analysis| Analysed { analysis, track })
+                        .map_err(JobError::from),
+                );
+            }
+            Job::Embed { frame, face, reply } => {
+                let mut engine = state.identity.take().ok_or("identity engine missing")?;
+                let (engine, result) = tokio::task::spawn_blocking(move || {
+                    let r = engine.embed(&frame, &face);
+                    (engine, r)
+                })
+                .await?;
+                state.identity = Some(engine);
+                let _ = reply.send(result.map_err(JobError::from));
+            }
+        }
+        let _ = state.pool.send_message(PoolMsg::Idle(myself));
+        Ok(())
+    }
+}

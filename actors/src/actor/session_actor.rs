@@ -1,0 +1,712 @@
+//! The session actor: one per session; owns the [`SessionLogic`], supervises its frame decoder
+//! and quality check, and sends frames to the shared model pool one at a time.
+//!
+//! Back-pressure: at most one frame is in the pipeline and one waits; a newer frame replaces the
+//! waiting one and the drop is counted and reported (`frames_dropped`). Memory per session stays
+//! bounded however slow the engine is; a slow engine thins the frames instead.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use livegate_models::media::MediaLimits;
+use livegate_models::{Embedding, EngineError, FrameAnalysis, TrackState};
+use ractor::concurrency::JoinHandle;
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use tokio::sync::{broadcast, oneshot};
+
+use super::decoder::{DecoderMsg, FrameDecoder};
+use super::pool::{Analysed, Job, JobError, PoolHandle};
+use super::quality_check::{FrameCheck, QualityCheck, QualityCheckMsg};
+use crate::session::{
+    FailReason, SessionConfig, SessionConfigError, SessionEvent, SessionLogic, Verdict,
+};
+
+/// How a session actor runs: limits, timeouts, restart budget.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Accepted frame sizes.
+    pub limits: MediaLimits,
+    /// Longest wait for one pipeline stage (decode, check, analysis, embedding).
+    pub stage_timeout: Duration,
+    /// Longest wait for a request to the session actor.
+    pub call_timeout: Duration,
+    /// A session with no frame for this long times out; a finished one nobody collects stops.
+    pub idle_timeout: Duration,
+    /// Child restarts allowed before the session gives up.
+    pub max_child_restarts: u32,
+    /// Engine failures in a row allowed before the session gives up.
+    pub max_engine_failures: u32,
+    /// Events kept for a slow subscriber (older ones are skipped, never queued without bound).
+    pub event_capacity: usize,
+    /// Period of the timer that reports drops and enforces timeouts.
+    pub tick: Duration,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self {
+            limits: MediaLimits::default(),
+            stage_timeout: Duration::from_secs(5),
+            call_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(30),
+            max_child_restarts: 3,
+            max_engine_failures: 5,
+            event_capacity: 256,
+            tick: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Why a request to a session failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The configuration cannot run.
+    #[error(transparent)]
+    Config(#[from] SessionConfigError),
+    /// The actor failed to start.
+    #[error("session failed to start: {0}")]
+    Spawn(String),
+    /// The session is over and its actor gone.
+    #[error("session is gone")]
+    Gone,
+    /// The session did not answer in time.
+    #[error("session did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// A snapshot of a session's pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionStatus {
+    /// Frames received from the page.
+    pub frames_received: u64,
+    /// Frames that went through the whole pipeline.
+    pub frames_analysed: u64,
+    /// Frames replaced while waiting, or refused by a full model pool.
+    pub frames_dropped: u64,
+    /// Frames lost to a failure (undecodable, engine error, lost worker).
+    pub frames_failed: u64,
+    /// Frames in the pipeline or waiting for it (never more than 2).
+    pub frames_pending: usize,
+    /// Decoder and quality-check restarts.
+    pub child_restarts: u32,
+    /// The outcome, once finished.
+    pub verdict: Option<Verdict>,
+}
+
+/// Messages of the session actor; callers use [`SessionHandle`] instead.
+pub enum SessionMsg {
+    /// A frame from the page, `t` seconds into the session.
+    Frame {
+        /// Capture time.
+        t: f64,
+        /// JPEG bytes.
+        bytes: Vec<u8>,
+    },
+    /// The decoder's answer.
+    Decoded {
+        /// Pipeline number.
+        seq: u64,
+        /// The frame, or why not.
+        result: Result<Arc<RgbImage>, EngineError>,
+    },
+    /// The quality check's answer.
+    Checked {
+        /// Pipeline number.
+        seq: u64,
+        /// The frame.
+        frame: Arc<RgbImage>,
+        /// Its verdict.
+        check: FrameCheck,
+    },
+    /// The model pool's analysis.
+    Analysed {
+        /// Pipeline number.
+        seq: u64,
+        /// The frame (kept for an embedding).
+        frame: Arc<RgbImage>,
+        /// The analysis, or why not.
+        result: Result<Box<Analysed>, JobError>,
+    },
+    /// The model pool's embedding.
+    Embedded {
+        /// Pipeline number.
+        seq: u64,
+        /// Capture time of the frame embedded.
+        t: f64,
+        /// The embedding, or why not.
+        result: Result<Option<Embedding>, JobError>,
+    },
+    /// Timer: report drops, enforce timeouts.
+    Tick,
+    /// Report the pipeline's state.
+    Status(RpcReplyPort<SessionStatus>),
+    /// End the session (cancelled if not finished) and return its verdict.
+    Finish(RpcReplyPort<Verdict>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Decoding,
+    Checking,
+    Analysing,
+    Embedding,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    seq: u64,
+    t: f64,
+    stage: Stage,
+    since: Instant,
+}
+
+/// The session actor's state.
+pub struct SessionState {
+    logic: SessionLogic,
+    pool: PoolHandle,
+    options: SessionOptions,
+    events: broadcast::Sender<SessionEvent>,
+    decoder: ActorRef<DecoderMsg>,
+    checker: ActorRef<QualityCheckMsg>,
+    track: TrackState,
+    in_flight: Option<InFlight>,
+    waiting: Option<(f64, Vec<u8>)>,
+    next_seq: u64,
+    received: u64,
+    analysed: u64,
+    dropped: u64,
+    dropped_reported: u64,
+    failed: u64,
+    failures_in_row: u32,
+    restarts: u32,
+    last_frame: Option<(f64, Instant)>,
+    last_activity: Instant,
+    finished_at: Option<Instant>,
+    ticker: Option<JoinHandle<()>>,
+}
+
+/// The session actor.
+pub struct SessionActor;
+
+/// Start arguments of a session actor.
+pub struct SessionArgs {
+    logic: SessionLogic,
+    pool: PoolHandle,
+    options: SessionOptions,
+    events: broadcast::Sender<SessionEvent>,
+}
+
+impl SessionState {
+    fn emit(&mut self, events: Vec<SessionEvent>) {
+        for e in events {
+            if matches!(e, SessionEvent::Finished { .. }) {
+                self.finished_at = Some(Instant::now());
+                self.waiting = None;
+                // Say how many frames were dropped before the last word.
+                if self.dropped > self.dropped_reported {
+                    self.dropped_reported = self.dropped;
+                    let _ = self.events.send(SessionEvent::FramesDropped {
+                        total: self.dropped,
+                    });
+                }
+            }
+            // No subscriber is fine: the page may reconnect and ask for status.
+            let _ = self.events.send(e);
+        }
+    }
+
+    fn start(&mut self, myself: &ActorRef<SessionMsg>, t: f64, bytes: Vec<u8>) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.in_flight = Some(InFlight {
+            seq,
+            t,
+            stage: Stage::Decoding,
+            since: Instant::now(),
+        });
+        let msg = DecoderMsg::Decode {
+            seq,
+            bytes,
+            reply: myself.clone(),
+        };
+        if self.decoder.send_message(msg).is_err() {
+            // The decoder is being restarted; this frame is lost, the next one will go through.
+            self.failed += 1;
+            self.in_flight = None;
+        }
+    }
+
+    fn next_stage(&mut self, seq: u64, stage: Stage) -> bool {
+        match self.in_flight.as_mut() {
+            Some(f) if f.seq == seq => {
+                f.stage = stage;
+                f.since = Instant::now();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn is_current(&self, seq: u64) -> bool {
+        self.in_flight.as_ref().is_some_and(|f| f.seq == seq)
+    }
+
+    /// The frame left the pipeline: start the waiting one, if any.
+    fn done(&mut self, myself: &ActorRef<SessionMsg>) {
+        self.in_flight = None;
+        if self.logic.is_finished() {
+            self.waiting = None;
+            return;
+        }
+        if let Some((t, bytes)) = self.waiting.take() {
+            self.start(myself, t, bytes);
+        }
+    }
+
+    fn engine_failed(&mut self) {
+        self.failed += 1;
+        self.failures_in_row += 1;
+        self.track.reset();
+        if self.failures_in_row >= self.options.max_engine_failures {
+            let ev = self.logic.abort(FailReason::EngineFailure);
+            self.emit(ev);
+        }
+    }
+
+    fn submit_analysis(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        seq: u64,
+        t: f64,
+        frame: Arc<RgbImage>,
+    ) {
+        let (reply, rx) = oneshot::channel();
+        self.pool.submit(Job::Analyze {
+            frame: frame.clone(),
+            t,
+            track: std::mem::take(&mut self.track),
+            needs: self.logic.needs(),
+            reply,
+        });
+        let me = myself.clone();
+        let timeout = self.options.stage_timeout;
+        tokio::spawn(async move {
+            let result = await_job(rx, timeout).await.map(Box::new);
+            let _ = me.send_message(SessionMsg::Analysed { seq, frame, result });
+        });
+    }
+
+    fn status(&self) -> SessionStatus {
+        SessionStatus {
+            frames_received: self.received,
+            frames_analysed: self.analysed,
+            frames_dropped: self.dropped,
+            frames_failed: self.failed,
+            frames_pending: usize::from(self.in_flight.is_some())
+                + usize::from(self.waiting.is_some()),
+            child_restarts: self.restarts,
+            verdict: self.logic.verdict().cloned(),
+        }
+    }
+}
+
+async fn await_job<T>(
+    rx: oneshot::Receiver<Result<T, JobError>>,
+    timeout: Duration,
+) -> Result<T, JobError> {
+    match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(result)) => result,
+        // The sender was dropped: the worker died holding the job.
+        Ok(Err(_)) => Err(JobError::WorkerLost),
+        Err(_) => Err(JobError::Timeout(timeout)),
+    }
+}
+
+#[ractor::async_trait]
+impl Actor for SessionActor {
+    type Msg = SessionMsg;
+    type State = SessionState;
+    type Arguments = SessionArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        args: SessionArgs,
+    ) -> Result<SessionState, ActorProcessingErr> {
+        let (decoder, _) =
+            Actor::spawn_linked(None, FrameDecoder, args.options.limits, myself.get_cell()).await?;
+        let (checker, _) = Actor::spawn_linked(None, QualityCheck, (), myself.get_cell()).await?;
+        let ticker = myself.send_interval(args.options.tick, || SessionMsg::Tick);
+        Ok(SessionState {
+            logic: args.logic,
+            pool: args.pool,
+            options: args.options,
+            events: args.events,
+            decoder,
+            checker,
+            track: TrackState::default(),
+            in_flight: None,
+            waiting: None,
+            next_seq: 0,
+            received: 0,
+            analysed: 0,
+            dropped: 0,
+            dropped_reported: 0,
+            failed: 0,
+            failures_in_row: 0,
+            restarts: 0,
+            last_frame: None,
+            last_activity: Instant::now(),
+            finished_at: None,
+            ticker: Some(ticker),
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(t) = state.ticker.take() {
+            t.abort();
+        }
+        myself
+            .stop_children_and_wait(None, Some(state.options.call_timeout))
+            .await;
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        msg: SessionMsg,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            SessionMsg::Frame { t, bytes } => {
+                if state.logic.is_finished() {
+                    return Ok(());
+                }
+                state.received += 1;
+                state.last_activity = Instant::now();
+                state.last_frame = Some((t, Instant::now()));
+                if state.in_flight.is_some() {
+                    if state.waiting.replace((t, bytes)).is_some() {
+                        state.dropped += 1;
+                    }
+                } else {
+                    state.start(&myself, t, bytes);
+                }
+            }
+            SessionMsg::Decoded { seq, result } => {
+                if !state.is_current(seq) {
+                    return Ok(());
+                }
+                match result {
+                    Ok(frame) => {
+                        state.next_stage(seq, Stage::Checking);
+                        let msg = QualityCheckMsg::Check {
+                            seq,
+                            frame,
+                            reply: myself.clone(),
+                        };
+                        if state.checker.send_message(msg).is_err() {
+                            state.failed += 1;
+                            state.done(&myself);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "frame not decodable, skipped");
+                        state.failed += 1;
+                        state.done(&myself);
+                    }
+                }
+            }
+            SessionMsg::Checked { seq, frame, check } => {
+                let Some(t) = state
+                    .in_flight
+                    .as_ref()
+                    .filter(|f| f.seq == seq)
+                    .map(|f| f.t)
+                else {
+                    return Ok(());
+                };
+                match check {
+                    FrameCheck::Analyse => {
+                        state.next_stage(seq, Stage::Analysing);
+                        state.submit_analysis(&myself, seq, t, frame);
+                    }
+                    FrameCheck::Uniform => {
+                        let blank = FrameAnalysis {
+                            t,
+                            frame_width: frame.width(),
+                            frame_height: frame.height(),
+                            faces: Vec::new(),
+                            detected: true,
+                            main: None,
+                            engine_ms: 0.0,
+                        };
+                        let ev = state.logic.on_frame(&blank);
+                        state.emit(ev);
+                        state.analysed += 1;
+                        state.done(&myself);
+                    }
+                }
+            }
+            SessionMsg::Analysed { seq, frame, result } => {
+                if !state.is_current(seq) {
+                    return Ok(());
+                }
+                match result {
+                    Ok(analysed) => {
+                        let Analysed { analysis, track } = *analysed;
+                        state.track = track;
+                        state.failures_in_row = 0;
+                        state.analysed += 1;
+                        let ev = state.logic.on_frame(&analysis);
+                        state.emit(ev);
+                        let embed = state.logic.wants_embedding(&analysis);
+                        match analysis.main {
+                            Some(face) if embed => {
+                                state.next_stage(seq, Stage::Embedding);
+                                let (reply, rx) = oneshot::channel();
+                                state.pool.submit(Job::Embed {
+                                    frame,
+                                    face: Box::new(face),
+                                    reply,
+                                });
+                                let me = myself.clone();
+                                let timeout = state.options.stage_timeout;
+                                let t = analysis.t;
+                                tokio::spawn(async move {
+                                    let result = await_job(rx, timeout).await;
+                                    let _ =
+                                        me.send_message(SessionMsg::Embedded { seq, t, result });
+                                });
+                                return Ok(());
+                            }
+                            _ => state.done(&myself),
+                        }
+                    }
+                    Err(JobError::Overloaded { .. }) => {
+                        // The shared pool is full: this frame is thinned out like a replaced one.
+                        state.dropped += 1;
+                        state.track.reset();
+                        state.done(&myself);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "frame analysis failed");
+                        state.engine_failed();
+                        state.done(&myself);
+                    }
+                }
+            }
+            SessionMsg::Embedded { seq, t, result } => {
+                if !state.is_current(seq) {
+                    return Ok(());
+                }
+                let embedding = result.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "embedding failed");
+                    None
+                });
+                let ev = state.logic.on_embedding(t, embedding);
+                state.emit(ev);
+                state.done(&myself);
+            }
+            SessionMsg::Tick => on_tick(&myself, state),
+            SessionMsg::Status(reply) => {
+                let _ = reply.send(state.status());
+            }
+            SessionMsg::Finish(reply) => {
+                let ev = state.logic.abort(FailReason::Cancelled);
+                state.emit(ev);
+                if let Some(v) = state.logic.verdict() {
+                    let _ = reply.send(v.clone());
+                }
+                myself.stop(Some("finished".to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        evt: SupervisionEvent,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        // Policy, for both children: a failure (panic, error) restarts the child and loses the
+        // frame it held; after `max_child_restarts` the session ends as an engine failure rather
+        // than loop. A child stopping cleanly only happens while the session itself stops.
+        let SupervisionEvent::ActorFailed(cell, err) = evt else {
+            return Ok(());
+        };
+        let id = cell.get_id();
+        let stage = if id == state.decoder.get_id() {
+            Stage::Decoding
+        } else if id == state.checker.get_id() {
+            Stage::Checking
+        } else {
+            return Ok(());
+        };
+        tracing::warn!(child = ?stage, error = %err, "session child failed");
+        state.restarts += 1;
+        if state.restarts > state.options.max_child_restarts {
+            let ev = state.logic.abort(FailReason::EngineFailure);
+            state.emit(ev);
+            return Ok(());
+        }
+        match stage {
+            Stage::Decoding => {
+                let (d, _) = Actor::spawn_linked(
+                    None,
+                    FrameDecoder,
+                    state.options.limits,
+                    myself.get_cell(),
+                )
+                .await?;
+                state.decoder = d;
+            }
+            _ => {
+                let (c, _) = Actor::spawn_linked(None, QualityCheck, (), myself.get_cell()).await?;
+                state.checker = c;
+            }
+        }
+        if state.in_flight.as_ref().is_some_and(|f| f.stage == stage) {
+            state.failed += 1;
+            state.done(&myself);
+        }
+        Ok(())
+    }
+}
+
+fn on_tick(myself: &ActorRef<SessionMsg>, state: &mut SessionState) {
+    let now = Instant::now();
+    if state.dropped > state.dropped_reported {
+        state.dropped_reported = state.dropped;
+        let total = state.dropped;
+        state.emit(vec![SessionEvent::FramesDropped { total }]);
+    }
+    if let Some(finished) = state.finished_at {
+        // Nobody collected the verdict: do not linger forever.
+        if now.duration_since(finished) > state.options.idle_timeout {
+            myself.stop(Some("finished and idle".to_owned()));
+        }
+        return;
+    }
+    // A decode or check that never answers (a hung child) must not stall the session. Analysis
+    // and embedding have their own timeout in the task awaiting the pool.
+    if let Some(f) = &state.in_flight {
+        let hung = matches!(f.stage, Stage::Decoding | Stage::Checking)
+            && now.duration_since(f.since) > state.options.stage_timeout;
+        if hung {
+            state.failed += 1;
+            state.done(myself);
+        }
+    }
+    if let Some((t, at)) = state.last_frame {
+        let ev = state
+            .logic
+            .on_tick(t + now.duration_since(at).as_secs_f64());
+        state.emit(ev);
+    }
+    if !state.logic.is_finished()
+        && now.duration_since(state.last_activity) > state.options.idle_timeout
+    {
+        let ev = state.logic.abort(FailReason::Timeout);
+        state.emit(ev);
+    }
+}
+
+/// A cloneable, typed handle on one session; hides the actor's messages from callers.
+#[derive(Clone)]
+pub struct SessionHandle {
+    actor: ActorRef<SessionMsg>,
+    events: broadcast::Sender<SessionEvent>,
+    call_timeout: Duration,
+}
+
+impl SessionHandle {
+    /// Start a session running `config`, analysed by `pool`.
+    pub async fn start(
+        config: SessionConfig,
+        pool: PoolHandle,
+        options: SessionOptions,
+    ) -> Result<Self, SessionError> {
+        let logic = SessionLogic::new(config)?;
+        let (events, _) = broadcast::channel(options.event_capacity.max(1));
+        let call_timeout = options.call_timeout;
+        let args = SessionArgs {
+            logic,
+            pool,
+            options,
+            events: events.clone(),
+        };
+        let (actor, _join) = Actor::spawn(None, SessionActor, args)
+            .await
+            .map_err(|e| SessionError::Spawn(e.to_string()))?;
+        Ok(Self {
+            actor,
+            events,
+            call_timeout,
+        })
+    }
+
+    /// Send a JPEG frame captured `t` seconds into the session. Never waits: a frame that cannot
+    /// be analysed in time replaces the waiting one.
+    pub fn send_frame(&self, t: f64, jpeg: Vec<u8>) -> Result<(), SessionError> {
+        self.actor
+            .send_message(SessionMsg::Frame { t, bytes: jpeg })
+            .map_err(|_| SessionError::Gone)
+    }
+
+    /// A receiver of the session's events from now on (a lagging one skips the oldest).
+    pub fn subscribe(&self) -> broadcast::Receiver<SessionEvent> {
+        self.events.subscribe()
+    }
+
+    /// The pipeline's state.
+    pub async fn status(&self) -> Result<SessionStatus, SessionError> {
+        self.call(SessionMsg::Status).await
+    }
+
+    /// End the session (cancelled if not yet finished), wait for its actors to stop, and return
+    /// its verdict.
+    pub async fn finish(&self) -> Result<Verdict, SessionError> {
+        let verdict = self.call(SessionMsg::Finish).await?;
+        self.actor
+            .stop_and_wait(None, Some(self.call_timeout))
+            .await
+            .or_else(|e| match e {
+                // Already stopped by the Finish handler: that is the point.
+                ractor::RactorErr::Messaging(_) | ractor::RactorErr::Actor(_) => Ok(()),
+                _ => Err(SessionError::Timeout(self.call_timeout)),
+            })?;
+        Ok(verdict)
+    }
+
+    /// Whether the session's actor is still running.
+    pub fn is_alive(&self) -> bool {
+        !matches!(
+            self.actor.get_status(),
+            ractor::ActorStatus::Stopped | ractor::ActorStatus::Stopping
+        )
+    }
+
+    /// The session's child actors (decoder, quality check), for health checks and tests.
+    pub fn children(&self) -> Vec<ActorCell> {
+        self.actor.get_children()
+    }
+
+    async fn call<T: Send + 'static>(
+        &self,
+        msg: impl FnOnce(RpcReplyPort<T>) -> SessionMsg,
+    ) -> Result<T, SessionError> {
+        match self.actor.call(msg, Some(self.call_timeout)).await {
+            Ok(ractor::rpc::CallResult::Success(v)) => Ok(v),
+            Ok(ractor::rpc::CallResult::Timeout) => Err(SessionError::Timeout(self.call_timeout)),
+            Ok(ractor::rpc::CallResult::SenderError) | Err(_) => Err(SessionError::Gone),
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! What the page tells the person: prompt codes, their zh-CN / en texts, their priority.
+
+use serde::{Deserialize, Serialize};
+
+/// A prompt shown to the person, by code; the page looks texts up by code and language.
+///
+/// Declaration order is priority order: the first failing code is the one the page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PromptCode {
+    /// No face in the frame.
+    NoFace,
+    /// More than one face in the frame.
+    MultipleFaces,
+    /// The person in front of the camera is not the one who started.
+    FaceChanged,
+    /// The face is too small in the frame.
+    TooFar,
+    /// The face fills too much of the frame.
+    TooClose,
+    /// The face is too far from the frame's centre.
+    OffCenter,
+    /// The face is too dark.
+    TooDark,
+    /// The face is overexposed.
+    TooBright,
+    /// A bright light behind the person darkens the face.
+    Backlit,
+    /// The face is not sharp.
+    Blurry,
+    /// Part of the face (eyes, nose or mouth) is covered.
+    Occluded,
+    /// The head is turned or tilted away from the camera.
+    LookStraight,
+    /// The person moves too fast for the camera.
+    Slower,
+    /// The person should keep still.
+    HoldStill,
+}
+
+/// Language of the texts shown to the person.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Lang {
+    /// Simplified Chinese (the default: the bank's customers).
+    #[default]
+    #[serde(rename = "zh-CN")]
+    ZhCn,
+    /// English.
+    #[serde(rename = "en")]
+    En,
+}
+
+/// A part of the face, for OCCLUDED prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FacePart {
+    /// Both eyes (glasses glare, a hand, a mask pulled up).
+    Eyes,
+    /// The nose.
+    Nose,
+    /// The mouth (a mask, a hand).
+    Mouth,
+}
+
+impl FacePart {
+    /// The part's name in the given language.
+    pub fn name(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (FacePart::Eyes, Lang::ZhCn) => "眼睛",
+            (FacePart::Nose, Lang::ZhCn) => "鼻子",
+            (FacePart::Mouth, Lang::ZhCn) => "嘴巴",
+            (FacePart::Eyes, Lang::En) => "eyes",
+            (FacePart::Nose, Lang::En) => "nose",
+            (FacePart::Mouth, Lang::En) => "mouth",
+        }
+    }
+}
+
+/// Whether a prompt stops the session's progress or only advises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptWeight {
+    /// No step may pass while this prompt is up.
+    Blocking,
+    /// Shown to help; steps still pass.
+    Advisory,
+}
+
+impl PromptCode {
+    /// Every code, in priority order.
+    pub const ALL: [PromptCode; 14] = [
+        PromptCode::NoFace,
+        PromptCode::MultipleFaces,
+        PromptCode::FaceChanged,
+        PromptCode::TooFar,
+        PromptCode::TooClose,
+        PromptCode::OffCenter,
+        PromptCode::TooDark,
+        PromptCode::TooBright,
+        PromptCode::Backlit,
+        PromptCode::Blurry,
+        PromptCode::Occluded,
+        PromptCode::LookStraight,
+        PromptCode::Slower,
+        PromptCode::HoldStill,
+    ];
+
+    /// The code as the page and the JSON see it (`TOO_DARK`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PromptCode::NoFace => "NO_FACE",
+            PromptCode::MultipleFaces => "MULTIPLE_FACES",
+            PromptCode::FaceChanged => "FACE_CHANGED",
+            PromptCode::TooFar => "TOO_FAR",
+            PromptCode::TooClose => "TOO_CLOSE",
+            PromptCode::OffCenter => "OFF_CENTER",
+            PromptCode::TooDark => "TOO_DARK",
+            PromptCode::TooBright => "TOO_BRIGHT",
+            PromptCode::Backlit => "BACKLIT",
+            PromptCode::Blurry => "BLURRY",
+            PromptCode::Occluded => "OCCLUDED",
+            PromptCode::LookStraight => "LOOK_STRAIGHT",
+            PromptCode::Slower => "SLOWER",
+            PromptCode::HoldStill => "HOLD_STILL",
+        }
+    }
+
+    /// Whether this prompt blocks progress (someone else is there, or nobody is).
+    pub fn weight(self) -> PromptWeight {
+        match self {
+            PromptCode::NoFace | PromptCode::MultipleFaces | PromptCode::FaceChanged => {
+                PromptWeight::Blocking
+            }
+            _ => PromptWeight::Advisory,
+        }
+    }
+
+    /// Whether this prompt blocks progress.
+    pub fn is_blocking(self) -> bool {
+        self.weight() == PromptWeight::Blocking
+    }
+
+    /// The text shown to the person: short, kind, no jargon.
+    pub fn text(self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::ZhCn => match self {
+                PromptCode::NoFace => "请将脸部对准取景框",
+                PromptCode::MultipleFaces => "请确保只有您本人在画面中",
+                PromptCode::FaceChanged => "请本人完成验证",
+                PromptCode::TooFar => "请靠近一点",
+                PromptCode::TooClose => "请离远一点",
+                PromptCode::OffCenter => "请将脸部移到取景框中间",
+                PromptCode::TooDark => "光线太暗，请到明亮的地方",
+                PromptCode::TooBright => "光线太强，请避开强光",
+                PromptCode::Backlit => "请不要背对光源",
+                PromptCode::Blurry => "画面模糊，请保持手机稳定",
+                PromptCode::Occluded => "请不要遮挡脸部",
+                PromptCode::LookStraight => "请正对屏幕",
+                PromptCode::Slower => "请慢一点",
+                PromptCode::HoldStill => "请保持不动",
+            },
+            Lang::En => match self {
+                PromptCode::NoFace => "Please place your face in the frame",
+                PromptCode::MultipleFaces => "Please make sure only you are in the picture",
+                PromptCode::FaceChanged => "Please complete the check yourself",
+                PromptCode::TooFar => "Move closer",
+                PromptCode::TooClose => "Move back a little",
+                PromptCode::OffCenter => "Move your face to the centre of the frame",
+                PromptCode::TooDark => "It is too dark, please find more light",
+                PromptCode::TooBright => "The light is too strong, please avoid bright light",
+                PromptCode::Backlit => "Please do not stand with a light behind you",
+                PromptCode::Blurry => "The picture is blurry, please hold the phone steady",
+                PromptCode::Occluded => "Please do not cover your face",
+                PromptCode::LookStraight => "Please look straight at the screen",
+                PromptCode::Slower => "A little slower, please",
+                PromptCode::HoldStill => "Please hold still",
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for PromptCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A prompt as raised: its code and, for OCCLUDED, which part is covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Prompt {
+    /// What is wrong.
+    pub code: PromptCode,
+    /// The covered part, for OCCLUDED only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part: Option<FacePart>,
+}
+
+impl Prompt {
+    /// A prompt with no face part.
+    pub fn new(code: PromptCode) -> Self {
+        Self { code, part: None }
+    }
+
+    /// The full text in the given language, naming the covered part for OCCLUDED.
+    pub fn text(&self, lang: Lang) -> String {
+        match (self.code, self.part, lang) {
+            (PromptCode::Occluded, Some(part), Lang::ZhCn) => {
+                format!("请不要遮挡{}", part.name(lang))
+            }
+            (PromptCode::Occluded, Some(part), Lang::En) => {
+                format!("Please do not cover your {}", part.name(lang))
+            }
+            (code, _, lang) => code.text(lang).to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialise_as_screaming_snake_case() {
+        for code in PromptCode::ALL {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+
+    #[test]
+    fn priority_puts_presence_first_and_hold_still_last() {
+        let mut sorted = PromptCode::ALL;
+        sorted.sort();
+        assert_eq!(sorted, PromptCode::ALL);
+        assert_eq!(sorted[0], PromptCode::NoFace);
+        assert_eq!(sorted[1], PromptCode::MultipleFaces);
+        assert_eq!(sorted[13], PromptCode::HoldStill);
+    }
+
+    #[test]
+    fn only_presence_and_identity_block() {
+        let blocking: Vec<_> = PromptCode::ALL
+            .into_iter()
+            .filter(|c| c.is_blocking())
+            .collect();
+        assert_eq!(
+            blocking,
+            vec![
+                PromptCode::NoFace,
+                PromptCode::MultipleFaces,
+                PromptCode::FaceChanged
+            ]
+        );
+    }
+
+    #[test]
+    fn texts_exist_in_both_languages() {
+        assert_eq!(PromptCode::TooFar.text(Lang::ZhCn), "请靠近一点");
+        assert_eq!(PromptCode::TooFar.text(Lang::En), "Move closer");
+        for code in PromptCode::ALL {
+            assert!(!code.text(Lang::ZhCn).is_empty());
+            assert!(!code.text(Lang::En).is_empty());
+        }
+        let p = Prompt {
+            code: PromptCode::Occluded,
+            part: Some(FacePart::Mouth),
+        };
+        assert_eq!(p.text(Lang::En), "Please do not cover your mouth");
+        assert_eq!(p.text(Lang::ZhCn), "请不要遮挡嘴巴");
+    }
+}

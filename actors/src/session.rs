@@ -1,0 +1,864 @@
+//! A session as a plain state machine: frames and embeddings in, events for the page out.
+//!
+//! [`SessionLogic`] runs a challenge (an ordered list of actions); [`ObserveLogic`] watches a
+//! recording with no challenge and counts everything (the `livegate analyze` command). Neither
+//! knows about actors, threads or clocks: time is the frames' capture time.
+
+use std::collections::BTreeMap;
+
+use livegate_models::{AnalysisNeeds, Embedding, FrameAnalysis};
+use serde::{Deserialize, Serialize};
+
+use crate::actions::{ActionEvent, ActionKind, ActionSet};
+use crate::continuity::{ContinuityEvent, IdentityContinuity};
+use crate::prompts::{FacePart, Prompt, PromptCode};
+use crate::quality_gate::{frame_conditions, GateEvent, GateMode, QualityGate};
+use crate::thresholds::{QualityThresholds, ThresholdError};
+
+/// Seconds between forced detector runs, to notice a second person joining.
+const DETECT_EVERY_S: f64 = 1.0;
+
+/// A session configuration that cannot run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SessionConfigError {
+    /// A threshold is out of range.
+    #[error(transparent)]
+    Threshold(#[from] ThresholdError),
+    /// The challenge has no steps.
+    #[error("challenge has no steps")]
+    EmptyChallenge,
+    /// The challenge asks for something that is not a challenge action.
+    #[error("challenge step {index} ({kind}) is not a challenge action")]
+    NotAChallengeAction {
+        /// The step's position.
+        index: usize,
+        /// The action asked for.
+        kind: &'static str,
+    },
+    /// A timeout is zero, negative or not a number.
+    #[error("{field} must be a positive number of seconds")]
+    Timeout {
+        /// The offending field.
+        field: &'static str,
+    },
+}
+
+/// What a session asks of the person and how long it may take.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionConfig {
+    /// The actions to perform, in order.
+    pub challenge: Vec<ActionKind>,
+    /// Longest time for one step, from its start.
+    pub step_timeout_s: f64,
+    /// Longest time for the whole session, from its first frame.
+    pub session_timeout_s: f64,
+    /// Quality and action thresholds.
+    #[serde(default)]
+    pub thresholds: QualityThresholds,
+}
+
+impl SessionConfig {
+    /// A challenge with default timeouts (10 s a step, 60 s in all) and default thresholds.
+    pub fn new(challenge: Vec<ActionKind>) -> Self {
+        Self {
+            challenge,
+            step_timeout_s: 10.0,
+            session_timeout_s: 60.0,
+            thresholds: QualityThresholds::default(),
+        }
+    }
+
+    /// Check that the session can run.
+    pub fn validate(&self) -> Result<(), SessionConfigError> {
+        self.thresholds.validate()?;
+        if self.challenge.is_empty() {
+            return Err(SessionConfigError::EmptyChallenge);
+        }
+        if let Some((index, kind)) = self
+            .challenge
+            .iter()
+            .enumerate()
+            .find(|(_, k)| !ActionKind::CHALLENGE.contains(k))
+        {
+            return Err(SessionConfigError::NotAChallengeAction {
+                index,
+                kind: kind.as_str(),
+            });
+        }
+        for (field, v) in [
+            ("step_timeout_s", self.step_timeout_s),
+            ("session_timeout_s", self.session_timeout_s),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(SessionConfigError::Timeout { field });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a session failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailReason {
+    /// A step or the session took too long.
+    Timeout,
+    /// Another person took over.
+    FaceChanged,
+    /// Several people were in front of the camera when time ran out.
+    MultipleFaces,
+    /// Nobody was in front of the camera when time ran out.
+    NoFace,
+    /// The engine kept failing on this session's frames.
+    EngineFailure,
+    /// The caller ended the session before it was complete.
+    Cancelled,
+}
+
+/// The outcome of a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Whether every step was done, in order, by the same person.
+    pub passed: bool,
+    /// Why not (empty when passed).
+    pub reasons: Vec<FailReason>,
+}
+
+impl Verdict {
+    /// A failed verdict with these reasons.
+    pub fn failed(mut reasons: Vec<FailReason>) -> Self {
+        reasons.sort();
+        reasons.dedup();
+        Self {
+            passed: false,
+            reasons,
+        }
+    }
+}
+
+/// What the page hears from its session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum SessionEvent {
+    /// Show a prompt.
+    PromptRaised {
+        /// Frame time.
+        t: f64,
+        /// What is wrong.
+        code: PromptCode,
+        /// The covered part, for OCCLUDED.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        part: Option<FacePart>,
+    },
+    /// Hide a prompt.
+    PromptCleared {
+        /// Frame time.
+        t: f64,
+        /// The prompt's code.
+        code: PromptCode,
+    },
+    /// A step begins: ask for its action.
+    StepStarted {
+        /// Frame time.
+        t: f64,
+        /// The step's position (from 0).
+        index: usize,
+        /// The action asked for.
+        action: ActionKind,
+    },
+    /// A step was done.
+    StepPassed {
+        /// Frame time.
+        t: f64,
+        /// The step's position.
+        index: usize,
+        /// Its action.
+        action: ActionKind,
+    },
+    /// Steps done so far.
+    Progress {
+        /// Steps done.
+        done: usize,
+        /// Steps in the challenge.
+        total: usize,
+    },
+    /// An action was seen (asked for or not).
+    ActionSeen {
+        /// When it began.
+        t: f64,
+        /// What it was.
+        kind: ActionKind,
+    },
+    /// Frames were dropped because the engine could not keep up.
+    FramesDropped {
+        /// Frames dropped since the session began.
+        total: u64,
+    },
+    /// The session is over.
+    Finished {
+        /// Its outcome.
+        verdict: Verdict,
+    },
+}
+
+fn gate_to_session(e: GateEvent) -> SessionEvent {
+    match e {
+        GateEvent::Raised { prompt, t } => SessionEvent::PromptRaised {
+            t,
+            code: prompt.code,
+            part: prompt.part,
+        },
+        GateEvent::Cleared { code, t } => SessionEvent::PromptCleared { t, code },
+    }
+}
+
+/// Quality gate, actions and identity continuity, fed together frame by frame.
+#[derive(Debug)]
+struct Watch {
+    gate: QualityGate,
+    actions: ActionSet,
+    identity: IdentityContinuity,
+    last_detected_t: Option<f64>,
+    last_t: Option<f64>,
+}
+
+impl Watch {
+    fn new(th: &QualityThresholds) -> Self {
+        Self {
+            gate: QualityGate::new(th.clone()),
+            actions: ActionSet::new(th),
+            identity: IdentityContinuity::new(),
+            last_detected_t: None,
+            last_t: None,
+        }
+    }
+
+    fn on_frame(&mut self, frame: &FrameAnalysis) -> (Vec<GateEvent>, Vec<ActionEvent>) {
+        self.last_t = Some(frame.t);
+        if frame.detected {
+            self.last_detected_t = Some(frame.t);
+        }
+        let gate = self.gate.on_frame(frame);
+        let actions = self.actions.on_frame(frame.t, frame.main.as_ref());
+        (gate, actions)
+    }
+
+    fn on_embedding(&mut self, t: f64, e: Option<Embedding>) -> Option<GateEvent> {
+        match self.identity.on_embedding(t, e)? {
+            ContinuityEvent::FaceChanged { .. } => {
+                self.gate.raise_now(Prompt::new(PromptCode::FaceChanged), t)
+            }
+            ContinuityEvent::FaceRestored { .. } => self.gate.clear_now(PromptCode::FaceChanged, t),
+            ContinuityEvent::ReferenceTaken { .. } => None,
+        }
+    }
+
+    fn detect_due(&self) -> bool {
+        match (self.last_detected_t, self.last_t) {
+            (Some(d), Some(t)) => t - d >= DETECT_EVERY_S,
+            _ => true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    /// Waiting for a first face.
+    Waiting,
+    /// A face is there; the person holds still while the action baselines are learned.
+    Settling {
+        since: f64,
+    },
+    /// Running step `index`, started at `since`.
+    Step {
+        index: usize,
+        since: f64,
+    },
+    Finished,
+}
+
+/// The state machine a session actor drives for a challenge.
+#[derive(Debug)]
+pub struct SessionLogic {
+    config: SessionConfig,
+    watch: Watch,
+    phase: Phase,
+    first_t: Option<f64>,
+    last_blocked_t: Option<f64>,
+    verdict: Option<Verdict>,
+}
+
+impl SessionLogic {
+    /// A session for a validated configuration.
+    pub fn new(config: SessionConfig) -> Result<Self, SessionConfigError> {
+        config.validate()?;
+        Ok(Self {
+            watch: Watch::new(&config.thresholds),
+            config,
+            phase: Phase::Waiting,
+            first_t: None,
+            last_blocked_t: None,
+            verdict: None,
+        })
+    }
+
+    /// What the engine should compute for the next frame.
+    pub fn needs(&self) -> AnalysisNeeds {
+        let eyes = match self.phase {
+            Phase::Step { index, .. } => self.config.challenge[index] == ActionKind::Blink,
+            // The blink baseline is learned before the first step asks for it.
+            Phase::Waiting | Phase::Settling { .. } => {
+                self.config.challenge.first() == Some(&ActionKind::Blink)
+            }
+            Phase::Finished => false,
+        };
+        AnalysisNeeds {
+            eyes,
+            detect: self.watch.detect_due(),
+        }
+    }
+
+    /// Whether the engine should embed this frame's main face (answer with `on_embedding`).
+    pub fn wants_embedding(&mut self, frame: &FrameAnalysis) -> bool {
+        !self.is_finished() && self.watch.identity.should_sample(frame)
+    }
+
+    /// Feed one analysed frame; returns the events for the page.
+    pub fn on_frame(&mut self, frame: &FrameAnalysis) -> Vec<SessionEvent> {
+        if self.is_finished() {
+            return Vec::new();
+        }
+        let t = frame.t;
+        let first_t = *self.first_t.get_or_insert(t);
+        let mut out = Vec::new();
+        let (gate, actions) = self.watch.on_frame(frame);
+        out.extend(gate.into_iter().map(gate_to_session));
+        if self.watch.gate.is_blocked() {
+            self.last_blocked_t = Some(t);
+        }
+        match self.phase {
+            Phase::Waiting if frame.main.is_some() => {
+                self.phase = Phase::Settling { since: t };
+                self.watch.gate.set_mode(GateMode {
+                    pose_free: false,
+                    hold_still: true,
+                });
+            }
+            Phase::Settling { since } if t - since >= self.config.thresholds.baseline_s => {
+                self.start_step(0, t, &mut out);
+            }
+            _ => {}
+        }
+        for action in actions {
+            out.push(SessionEvent::ActionSeen {
+                t: action.t_start,
+                kind: action.kind,
+            });
+            self.on_action(action, &mut out);
+            if self.is_finished() {
+                return out;
+            }
+        }
+        self.check_timeouts(t, first_t, &mut out);
+        out
+    }
+
+    /// The embedding asked for by `wants_embedding` for the frame at `t`.
+    pub fn on_embedding(&mut self, t: f64, embedding: Option<Embedding>) -> Vec<SessionEvent> {
+        if self.is_finished() {
+            return Vec::new();
+        }
+        let mut out: Vec<SessionEvent> = self
+            .watch
+            .on_embedding(t, embedding)
+            .into_iter()
+            .map(gate_to_session)
+            .collect();
+        if self.watch.identity.is_changed() {
+            self.finish(Verdict::failed(vec![FailReason::FaceChanged]), &mut out);
+        }
+        out
+    }
+
+    /// Time passes with no frame (`t` on the frames' clock): enforces timeouts.
+    pub fn on_tick(&mut self, t: f64) -> Vec<SessionEvent> {
+        let mut out = Vec::new();
+        if let Some(first_t) = self.first_t {
+            if !self.is_finished() {
+                self.check_timeouts(t, first_t, &mut out);
+            }
+        }
+        out
+    }
+
+    /// End the session now (engine failure, caller gave up); no-op once finished.
+    pub fn abort(&mut self, reason: FailReason) -> Vec<SessionEvent> {
+        let mut out = Vec::new();
+        if !self.is_finished() {
+            self.finish(Verdict::failed(vec![reason]), &mut out);
+        }
+        out
+    }
+
+    /// Whether the session is over.
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Finished
+    }
+
+    /// The outcome, once finished.
+    pub fn verdict(&self) -> Option<&Verdict> {
+        self.verdict.as_ref()
+    }
+
+    /// The prompt the page should show now.
+    pub fn top_prompt(&self) -> Option<Prompt> {
+        self.watch.gate.top()
+    }
+
+    /// The largest identity distance to the reference seen (a score for the record).
+    pub fn max_identity_distance(&self) -> f32 {
+        self.watch.identity.max_distance()
+    }
+
+    fn start_step(&mut self, index: usize, t: f64, out: &mut Vec<SessionEvent>) {
+        let action = self.config.challenge[index];
+        self.phase = Phase::Step { index, since: t };
+        self.watch.gate.set_mode(GateMode {
+            pose_free: action.moves_head(),
+            hold_still: false,
+        });
+        out.push(SessionEvent::StepStarted { t, index, action });
+    }
+
+    fn on_action(&mut self, action: ActionEvent, out: &mut Vec<SessionEvent>) {
+        let Phase::Step { index, since } = self.phase else {
+            return;
+        };
+        let wanted = self.config.challenge[index];
+        // An action that began before its step was asked for does not answer it, nor does one
+        // performed while nobody (or somebody else) was in front of the camera.
+        let blocked = self.last_blocked_t.is_some_and(|b| b >= action.t_start);
+        if action.kind != wanted || action.t_end < since || blocked {
+            return;
+        }
+        let total = self.config.challenge.len();
+        out.push(SessionEvent::StepPassed {
+            t: action.t_end,
+            index,
+            action: wanted,
+        });
+        out.push(SessionEvent::Progress {
+            done: index + 1,
+            total,
+        });
+        if index + 1 == total {
+            self.finish(
+                Verdict {
+                    passed: true,
+                    reasons: Vec::new(),
+                },
+                out,
+            );
+        } else {
+            self.start_step(index + 1, action.t_end, out);
+        }
+    }
+
+    fn check_timeouts(&mut self, t: f64, first_t: f64, out: &mut Vec<SessionEvent>) {
+        let step_late = match self.phase {
+            Phase::Step { since, .. } => t - since > self.config.step_timeout_s,
+            _ => false,
+        };
+        if step_late || t - first_t > self.config.session_timeout_s {
+            let mut reasons = vec![FailReason::Timeout];
+            // Say why time ran out when something blocked progress.
+            for p in self.watch.gate.raised() {
+                match p.code {
+                    PromptCode::MultipleFaces => reasons.push(FailReason::MultipleFaces),
+                    PromptCode::NoFace => reasons.push(FailReason::NoFace),
+                    PromptCode::FaceChanged => reasons.push(FailReason::FaceChanged),
+                    _ => {}
+                }
+            }
+            self.finish(Verdict::failed(reasons), out);
+        }
+    }
+
+    fn finish(&mut self, verdict: Verdict, out: &mut Vec<SessionEvent>) {
+        self.phase = Phase::Finished;
+        self.verdict = Some(verdict.clone());
+        out.push(SessionEvent::Finished { verdict });
+    }
+}
+
+/// One line of `livegate analyze`'s output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ObservedEvent {
+    /// An action was seen; `t` is when it began.
+    Action {
+        /// Seconds into the recording.
+        t: f64,
+        /// What it was.
+        kind: ActionKind,
+    },
+    /// A prompt was raised.
+    Prompt {
+        /// Seconds into the recording.
+        t: f64,
+        /// Which prompt.
+        code: PromptCode,
+        /// The covered part, for OCCLUDED.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        part: Option<FacePart>,
+    },
+}
+
+/// What a whole recording showed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Frames analysed.
+    pub frames: u64,
+    /// Most faces seen in one frame.
+    pub faces_max: usize,
+    /// Blinks.
+    pub blink: u32,
+    /// Mouth openings.
+    pub mouth_open: u32,
+    /// Turns to the person's own left.
+    pub turn_left: u32,
+    /// Turns to the person's own right.
+    pub turn_right: u32,
+    /// Nods.
+    pub nod: u32,
+    /// Head raises.
+    pub raise_head: u32,
+    /// Eyes-closed episodes (closures too long to be blinks).
+    pub eyes_closed: u32,
+    /// For each prompt code, the frames on which it was up.
+    pub prompts: BTreeMap<PromptCode, u64>,
+    /// Mean engine time per frame, in milliseconds.
+    pub ms_per_frame: f64,
+}
+
+/// Watches a recording with no challenge: every action, every prompt, per frame.
+#[derive(Debug)]
+pub struct ObserveLogic {
+    thresholds: QualityThresholds,
+    watch: Watch,
+    summary: Summary,
+    engine_ms_total: f64,
+}
+
+impl ObserveLogic {
+    /// An observer with these thresholds.
+    pub fn new(thresholds: &QualityThresholds) -> Self {
+        Self {
+            thresholds: thresholds.clone(),
+            watch: Watch::new(thresholds),
+            summary: Summary::default(),
+            engine_ms_total: 0.0,
+        }
+    }
+
+    /// Eyes always (blinks are counted); the detector about once a second.
+    pub fn needs(&self) -> AnalysisNeeds {
+        AnalysisNeeds {
+            eyes: true,
+            detect: self.watch.detect_due(),
+        }
+    }
+
+    /// Whether the caller should embed this frame's main face (answer with `on_embedding`).
+    pub fn wants_embedding(&mut self, frame: &FrameAnalysis) -> bool {
+        self.watch.identity.should_sample(frame)
+    }
+
+    /// Feed one analysed frame; returns what happened on it.
+    pub fn on_frame(&mut self, frame: &FrameAnalysis) -> Vec<ObservedEvent> {
+        let s = &mut self.summary;
+        s.frames += 1;
+        s.faces_max = s.faces_max.max(frame.faces.len());
+        self.engine_ms_total += f64::from(frame.engine_ms);
+        let (gate, actions) = self.watch.on_frame(frame);
+        let mut out = Vec::new();
+        for e in gate {
+            if let GateEvent::Raised { prompt, t } = e {
+                out.push(ObservedEvent::Prompt {
+                    t,
+                    code: prompt.code,
+                    part: prompt.part,
+                });
+            }
+        }
+        for a in actions {
+            self.count(a.kind);
+            out.push(ObservedEvent::Action {
+                t: a.t_start,
+                kind: a.kind,
+            });
+        }
+        for p in self.watch.gate.raised() {
+            *self.summary.prompts.entry(p.code).or_default() += 1;
+        }
+        out
+    }
+
+    /// Feed a still image instead of a recording: its prompts are judged on the one frame with
+    /// no debounce (a still gives a condition no time to persist), and no action can happen.
+    pub fn on_still(&mut self, frame: &FrameAnalysis) -> Vec<ObservedEvent> {
+        let s = &mut self.summary;
+        s.frames += 1;
+        s.faces_max = s.faces_max.max(frame.faces.len());
+        self.engine_ms_total += f64::from(frame.engine_ms);
+        let conditions = frame_conditions(frame, None, &self.thresholds, GateMode::default());
+        let mut prompts = conditions.failing;
+        if conditions.multiple_faces == Some(true) {
+            prompts.insert(0, Prompt::new(PromptCode::MultipleFaces));
+        }
+        prompts
+            .into_iter()
+            .map(|p| {
+                *self.summary.prompts.entry(p.code).or_default() += 1;
+                ObservedEvent::Prompt {
+                    t: frame.t,
+                    code: p.code,
+                    part: p.part,
+                }
+            })
+            .collect()
+    }
+
+    /// The embedding asked for by `wants_embedding` for the frame at `t`.
+    pub fn on_embedding(&mut self, t: f64, embedding: Option<Embedding>) -> Vec<ObservedEvent> {
+        match self.watch.on_embedding(t, embedding) {
+            Some(GateEvent::Raised { prompt, t }) => vec![ObservedEvent::Prompt {
+                t,
+                code: prompt.code,
+                part: prompt.part,
+            }],
+            _ => Vec::new(),
+        }
+    }
+
+    fn count(&mut self, kind: ActionKind) {
+        let s = &mut self.summary;
+        let n = match kind {
+            ActionKind::Blink => &mut s.blink,
+            ActionKind::MouthOpen => &mut s.mouth_open,
+            ActionKind::TurnLeft => &mut s.turn_left,
+            ActionKind::TurnRight => &mut s.turn_right,
+            ActionKind::Nod => &mut s.nod,
+            ActionKind::RaiseHead => &mut s.raise_head,
+            ActionKind::EyesClosed => &mut s.eyes_closed,
+        };
+        *n += 1;
+    }
+
+    /// The summary so far; `ms_per_frame` is the mean engine time (callers timing the whole
+    /// pipeline may overwrite it).
+    pub fn summary(&self) -> Summary {
+        let mut s = self.summary.clone();
+        if s.frames > 0 {
+            s.ms_per_frame = self.engine_ms_total / s.frames as f64;
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::{face_frame, no_face_frame, with_eyes};
+
+    fn frame_with(t: f64, f: impl FnOnce(&mut livegate_models::FaceObservation)) -> FrameAnalysis {
+        let mut frame = face_frame(t);
+        if let Some(m) = frame.main.as_mut() {
+            f(m);
+        }
+        frame
+    }
+
+    /// A person who blinks at 1.5 s and turns left from 3 to 3.6 s.
+    fn blink_then_left(t: f64) -> FrameAnalysis {
+        frame_with(t, |m| {
+            if (1.5..1.7).contains(&t) {
+                *m = with_eyes(m.clone(), 0.1);
+            }
+            if (3.0..3.6).contains(&t) {
+                m.pose.yaw = 30.0;
+            }
+        })
+    }
+
+    fn drive(
+        logic: &mut SessionLogic,
+        fps: f64,
+        until: f64,
+        frame: impl Fn(f64) -> FrameAnalysis,
+    ) -> Vec<SessionEvent> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        loop {
+            let t = i as f64 / fps;
+            if t > until || logic.is_finished() {
+                break;
+            }
+            out.extend(logic.on_frame(&frame(t)));
+            i += 1;
+        }
+        out
+    }
+
+    #[test]
+    fn a_challenge_done_in_order_passes() {
+        for fps in [8.0, 15.0, 30.0] {
+            let mut logic = SessionLogic::new(SessionConfig::new(vec![
+                ActionKind::Blink,
+                ActionKind::TurnLeft,
+            ]))
+            .unwrap();
+            assert!(logic.needs().eyes);
+            let ev = drive(&mut logic, fps, 6.0, blink_then_left);
+            assert_eq!(
+                logic.verdict(),
+                Some(&Verdict {
+                    passed: true,
+                    reasons: vec![]
+                }),
+                "{fps} fps: {ev:?}"
+            );
+            assert!(ev.contains(&SessionEvent::Progress { done: 2, total: 2 }));
+        }
+    }
+
+    #[test]
+    fn out_of_order_actions_do_not_count_and_time_runs_out() {
+        let mut config = SessionConfig::new(vec![ActionKind::TurnLeft, ActionKind::Blink]);
+        config.step_timeout_s = 5.0;
+        let mut logic = SessionLogic::new(config).unwrap();
+        drive(&mut logic, 15.0, 10.0, blink_then_left);
+        // The turn passes step one; the blink came before it and does not count for step two.
+        let v = logic.verdict().unwrap();
+        assert!(!v.passed);
+        assert_eq!(v.reasons, vec![FailReason::Timeout]);
+    }
+
+    #[test]
+    fn an_action_during_a_blocking_prompt_does_not_count() {
+        let mut logic = SessionLogic::new(SessionConfig::new(vec![ActionKind::TurnLeft])).unwrap();
+        drive(&mut logic, 15.0, 6.0, |t| {
+            let mut f = blink_then_left(t);
+            if (2.0..3.7).contains(&t) {
+                let mut other = f.faces[0];
+                other.x += 250.0;
+                f.faces.push(other);
+            }
+            f
+        });
+        assert!(!logic.is_finished());
+    }
+
+    #[test]
+    fn face_changed_fails_the_session() {
+        let mut logic = SessionLogic::new(SessionConfig::new(vec![ActionKind::Blink])).unwrap();
+        let f = face_frame(0.0);
+        logic.on_frame(&f);
+        assert!(logic.wants_embedding(&f));
+        logic.on_embedding(0.0, Some(Embedding(vec![0.0; 128])));
+        logic.on_embedding(1.0, Some(Embedding(vec![0.2; 128])));
+        let ev = logic.on_embedding(1.1, Some(Embedding(vec![0.2; 128])));
+        assert!(ev.iter().any(|e| matches!(
+            e,
+            SessionEvent::PromptRaised {
+                code: PromptCode::FaceChanged,
+                ..
+            }
+        )));
+        assert_eq!(
+            logic.verdict().map(|v| v.reasons.clone()),
+            Some(vec![FailReason::FaceChanged])
+        );
+    }
+
+    #[test]
+    fn timeout_with_nobody_there_says_so() {
+        let mut config = SessionConfig::new(vec![ActionKind::Nod]);
+        config.step_timeout_s = 2.0;
+        let mut logic = SessionLogic::new(config).unwrap();
+        logic.on_frame(&face_frame(0.0));
+        drive(&mut logic, 10.0, 5.0, |t| no_face_frame(t + 0.1));
+        assert_eq!(
+            logic.verdict().map(|v| v.reasons.clone()),
+            Some(vec![FailReason::Timeout, FailReason::NoFace])
+        );
+    }
+
+    #[test]
+    fn moving_while_the_baseline_is_learned_asks_to_hold_still() {
+        let mut logic = SessionLogic::new(SessionConfig::new(vec![ActionKind::Blink])).unwrap();
+        // The face drifts sideways at about 1.2 face widths a second.
+        let ev = drive(&mut logic, 15.0, 0.65, |t| {
+            frame_with(t, |m| m.face.x += (t * 240.0) as f32)
+        });
+        assert!(
+            ev.iter().any(|e| matches!(
+                e,
+                SessionEvent::PromptRaised {
+                    code: PromptCode::HoldStill,
+                    ..
+                }
+            )),
+            "{ev:?}"
+        );
+        assert!(!ev
+            .iter()
+            .any(|e| matches!(e, SessionEvent::StepStarted { .. })));
+        // Once still, the first step starts and the prompt goes.
+        let ev = drive(&mut logic, 15.0, 2.0, |t| {
+            frame_with(t + 0.7, |m| m.face.x += 156.0)
+        });
+        assert!(ev
+            .iter()
+            .any(|e| matches!(e, SessionEvent::StepStarted { index: 0, .. })));
+    }
+
+    #[test]
+    fn config_refuses_eyes_closed_as_a_step() {
+        let err = SessionLogic::new(SessionConfig::new(vec![ActionKind::EyesClosed])).unwrap_err();
+        assert!(matches!(
+            err,
+            SessionConfigError::NotAChallengeAction { index: 0, .. }
+        ));
+    }
+
+    #[test]
+    fn observe_counts_actions_and_prompt_frames() {
+        let mut obs = ObserveLogic::new(&QualityThresholds::default());
+        let mut lines = Vec::new();
+        for i in 0..75 {
+            let t = i as f64 / 15.0;
+            let mut f = blink_then_left(t);
+            if t >= 4.0 {
+                if let Some(m) = f.main.as_mut() {
+                    m.quality.brightness = 0.05;
+                }
+            }
+            lines.extend(obs.on_frame(&f));
+        }
+        let s = obs.summary();
+        assert_eq!((s.blink, s.turn_left, s.turn_right), (1, 1, 0));
+        assert_eq!(s.frames, 75);
+        assert_eq!(s.faces_max, 1);
+        let dark = s.prompts[&PromptCode::TooDark];
+        assert!((8..=11).contains(&dark), "{dark}");
+        let json: Vec<String> = lines
+            .iter()
+            .map(|l| serde_json::to_string(l).unwrap())
+            .collect();
+        assert!(json[0].contains(r#""event":"action""#) && json[0].contains(r#""kind":"blink""#));
+        assert!(json.iter().any(|l| l.contains(r#""code":"TOO_DARK""#)));
+        let summary = serde_json::to_value(&s).unwrap();
+        assert_eq!(summary["prompts"]["TOO_DARK"], dark);
+    }
+}

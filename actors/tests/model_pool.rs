@@ -1,0 +1,93 @@
+//! The model pool on its own: bounded queue, refusals, one engine per worker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use image::RgbImage;
+use livegate_actors::actor::{EngineFactory, Job, JobError, PoolConfig, PoolHandle};
+use livegate_actors::synthetic::face_frame;
+use livegate_models::{
+    AnalysisNeeds, Embedding, EngineError, FaceEngine, FaceObservation, FrameAnalysis,
+    IdentityEngine, TrackState,
+};
+use tokio::sync::oneshot;
+
+struct Slow;
+
+impl FaceEngine for Slow {
+    fn analyze(
+        &mut self,
+        _: &RgbImage,
+        t: f64,
+        _: &mut TrackState,
+        _: AnalysisNeeds,
+    ) -> Result<FrameAnalysis, EngineError> {
+        std::thread::sleep(Duration::from_millis(100));
+        Ok(face_frame(t))
+    }
+}
+
+struct NoIdentity;
+
+impl IdentityEngine for NoIdentity {
+    fn embed(
+        &mut self,
+        _: &RgbImage,
+        _: &FaceObservation,
+    ) -> Result<Option<Embedding>, EngineError> {
+        Ok(None)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_refuses_jobs_instead_of_growing() {
+    let factory: EngineFactory = Arc::new(|| {
+        let face: Box<dyn FaceEngine> = Box::new(Slow);
+        let id: Box<dyn IdentityEngine> = Box::new(NoIdentity);
+        Ok((face, id))
+    });
+    let pool = PoolHandle::start(
+        factory,
+        PoolConfig {
+            workers: 1,
+            queue_capacity: 2,
+        },
+    )
+    .await
+    .unwrap();
+    let frame = Arc::new(RgbImage::new(8, 8));
+    let mut answers = Vec::new();
+    for i in 0..10 {
+        let (reply, rx) = oneshot::channel();
+        pool.submit(Job::Analyze {
+            frame: frame.clone(),
+            t: i as f64,
+            track: TrackState::default(),
+            needs: AnalysisNeeds::default(),
+            reply,
+        });
+        answers.push(rx);
+    }
+    let mut done = 0;
+    let mut refused = 0;
+    for rx in answers {
+        match tokio::time::timeout(Duration::from_secs(5), rx).await {
+            Ok(Ok(Ok(_))) => done += 1,
+            Ok(Ok(Err(JobError::Overloaded { capacity: 2 }))) => refused += 1,
+            other => panic!("unexpected answer: {other:?}"),
+        }
+    }
+    // One running, two queued; the other seven are refused at once.
+    assert_eq!((done, refused), (3, 7));
+    let stats = pool.stats().await.unwrap();
+    assert_eq!(stats.rejected, 7);
+    assert!(stats.queued_max <= 2, "{stats:?}");
+    pool.stop().await;
+    assert_eq!(pool.actor().get_status(), ractor::ActorStatus::Stopped);
+}
+
+#[test]
+fn the_default_pool_has_one_worker_per_core() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(PoolConfig::default().workers, cores);
+}

@@ -1,0 +1,159 @@
+//! Analysed frames per second on one core over real clips scaled to 480x640.
+//!
+//! `cargo bench -p livegate-models` (needs LIVEGATE_TEST_MEDIA and the model files). Prints, per
+//! clip and in total: frames per second with and without decode (by CPU time of this process, so
+//! a busy machine slows it less than by wall time), p50/p95 engine latency per frame, and the peak
+//! resident memory of the process (VmHWM). Everything runs on one thread: one model worker.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use livegate_models::media::{open_video, VideoOptions};
+use livegate_models::{
+    AnalysisNeeds, Analyzer, AnalyzerConfig, FaceEngine, ModelRegistry, TrackState,
+};
+
+const CLIPS: [&str; 4] = [
+    "Blink-Detector_repeating/video.mp4",
+    "face_anti_spoofing_tranvanluyt2203/real.mp4",
+    "eulerian-remote-heartrate-detection/face.mp4",
+    "LivePortrait/d18.mp4",
+];
+
+/// CPU seconds used by this process so far (user + system).
+fn cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// Peak resident memory of this process in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+struct Figures {
+    frames: usize,
+    decode_cpu: f64,
+    engine_cpu: f64,
+    engine_ms: Vec<f64>,
+}
+
+fn run_clip(engine: &mut Analyzer, path: &Path) -> Figures {
+    let opts = VideoOptions {
+        fit: Some((480, 640)),
+        max_frames: None,
+    };
+    let mut video = open_video(path, &opts).expect("clip opens");
+    let mut track = TrackState::default();
+    let needs = AnalysisNeeds {
+        eyes: true,
+        detect: false,
+    };
+    let mut f = Figures {
+        frames: 0,
+        decode_cpu: 0.0,
+        engine_cpu: 0.0,
+        engine_ms: Vec::new(),
+    };
+    loop {
+        let c0 = cpu_seconds();
+        let Some(frame) = video.next() else { break };
+        let frame = frame.expect("frame decodes");
+        let c1 = cpu_seconds();
+        let w0 = Instant::now();
+        engine
+            .analyze(&frame.image, frame.t, &mut track, needs)
+            .expect("frame analysed");
+        f.engine_ms.push(w0.elapsed().as_secs_f64() * 1e3);
+        let c2 = cpu_seconds();
+        f.decode_cpu += c1 - c0;
+        f.engine_cpu += c2 - c1;
+        f.frames += 1;
+    }
+    f
+}
+
+fn main() {
+    let Some(media) = std::env::var_os("LIVEGATE_TEST_MEDIA").map(PathBuf::from) else {
+        eprintln!("skipped: LIVEGATE_TEST_MEDIA is not set");
+        return;
+    };
+    let registry = ModelRegistry::open_default().expect("models in place");
+    let mut engine = Analyzer::new(&registry, AnalyzerConfig::default()).expect("engine loads");
+    println!(
+        "{:<46} {:>6} {:>10} {:>10} {:>8} {:>8}",
+        "clip (480x640)", "frames", "fps+dec", "fps", "p50 ms", "p95 ms"
+    );
+    let mut all = Figures {
+        frames: 0,
+        decode_cpu: 0.0,
+        engine_cpu: 0.0,
+        engine_ms: Vec::new(),
+    };
+    for clip in CLIPS {
+        let path = media.join(clip);
+        if !path.is_file() {
+            eprintln!("skipped {clip}: not in LIVEGATE_TEST_MEDIA");
+            continue;
+        }
+        let mut f = run_clip(&mut engine, &path);
+        f.engine_ms.sort_by(f64::total_cmp);
+        println!(
+            "{:<46} {:>6} {:>10.1} {:>10.1} {:>8.2} {:>8.2}",
+            clip,
+            f.frames,
+            f.frames as f64 / (f.decode_cpu + f.engine_cpu),
+            f.frames as f64 / f.engine_cpu,
+            percentile(&f.engine_ms, 0.5),
+            percentile(&f.engine_ms, 0.95)
+        );
+        all.frames += f.frames;
+        all.decode_cpu += f.decode_cpu;
+        all.engine_cpu += f.engine_cpu;
+        all.engine_ms.extend(f.engine_ms);
+    }
+    all.engine_ms.sort_by(f64::total_cmp);
+    println!(
+        "{:<46} {:>6} {:>10.1} {:>10.1} {:>8.2} {:>8.2}",
+        "all clips",
+        all.frames,
+        all.frames as f64 / (all.decode_cpu + all.engine_cpu),
+        all.frames as f64 / all.engine_cpu,
+        percentile(&all.engine_ms, 0.5),
+        percentile(&all.engine_ms, 0.95)
+    );
+    println!(
+        "peak RSS: {:.0} MB (one worker: models, decoder, frames)",
+        peak_rss_mb()
+    );
+    println!(
+        "{}",
+        serde_json::json!({"frames": all.frames,
+            "fps_with_decode": all.frames as f64 / (all.decode_cpu + all.engine_cpu),
+            "fps_engine": all.frames as f64 / all.engine_cpu,
+            "p50_ms": percentile(&all.engine_ms, 0.5), "p95_ms": percentile(&all.engine_ms, 0.95),
+            "peak_rss_mb": peak_rss_mb()})
+    );
+}

@@ -1,0 +1,48 @@
+//! Lets the dlib crate's `-lcblas` resolve on plain Debian.
+//!
+//! `dlib-face-recognition` links `cblas`, which Debian ships inside OpenBLAS (`libopenblas-dev`)
+//! without a `libcblas.so` name. Rather than touch the system, we point a `libcblas.so` in our own
+//! build folder at OpenBLAS and add that folder to the link search path. Nothing is downloaded.
+
+use std::path::{Path, PathBuf};
+
+const LIB_DIRS: [&str; 4] = [
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/usr/lib",
+];
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    if LIB_DIRS
+        .iter()
+        .any(|d| Path::new(d).join("libcblas.so").exists())
+    {
+        return;
+    }
+    let Some(openblas) = LIB_DIRS
+        .iter()
+        .map(|d| Path::new(d).join("libopenblas.so"))
+        .find(|p| p.exists())
+    else {
+        println!("cargo:warning=neither libcblas.so nor libopenblas.so found: install libopenblas-dev (scripts/setup does)");
+        return;
+    };
+    let Some(out) = std::env::var_os("OUT_DIR").map(PathBuf::from) else {
+        return;
+    };
+    let dir = out.join("cblas");
+    let link = dir.join("libcblas.so");
+    let made = std::fs::create_dir_all(&dir).and_then(|()| {
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&openblas, &link)
+    });
+    match made {
+        Ok(()) => println!("cargo:rustc-link-search=native={}", dir.display()),
+        Err(e) => println!(
+            "cargo:warning=cannot link libcblas.so to {}: {e}",
+            openblas.display()
+        ),
+    }
+}
