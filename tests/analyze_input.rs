@@ -35,18 +35,45 @@ fn frames_too_small_or_too_large() {
     let err = analyze_error(&tiny);
     assert!(err.contains("frame size 1x1"), "{err}");
 
-    // A PNG whose header claims 10000x10000: refused from the header, before any pixel is decoded.
+    // A PNG whose header claims 10000x10000 (with a token IDAT chunk): refused from the header,
+    // before any pixel is decoded or allocated.
     let huge = dir.path().join("huge.png");
-    let mut png = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut png, 10_000, 10_000);
-        enc.set_color(png::ColorType::Grayscale);
-        let mut w = enc.write_header().expect("png header");
-        let _ = w.write_image_data(&[]); // the pixel data is left out on purpose
-    }
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&10_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&10_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]); // 8-bit greyscale, deflate, no filter, no interlace
+    png_chunk(&mut png, b"IHDR", &ihdr);
+    png_chunk(
+        &mut png,
+        b"IDAT",
+        &[0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01],
+    );
+    png_chunk(&mut png, b"IEND", &[]);
     std::fs::write(&huge, &png).expect("write");
     let err = analyze_error(&huge);
     assert!(err.contains("frame size 10000x10000"), "{err}");
+}
+
+/// Append one PNG chunk (length, type, data, CRC-32 of type and data).
+fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    let len = u32::try_from(data.len()).expect("small chunk");
+    out.extend_from_slice(&len.to_be_bytes());
+    let start = out.len();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    let mut crc = 0xffff_ffffu32;
+    for &byte in &out[start..] {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    out.extend_from_slice(&(!crc).to_be_bytes());
 }
 
 #[test]
@@ -80,7 +107,7 @@ fn truncated_video_ends_cleanly() {
 
 /// Two people's clips, 3 s each at 15 fps, joined into one video with ffmpeg.
 fn spliced(a: &std::path::Path, b: &std::path::Path, out: &std::path::Path) {
-    let fit = "scale=480:640:force_original_aspect_ratio=decrease,pad=480:640:(ow-iw)/2:(oh-ih)/2,fps=15,format=yuv420p";
+    let fit = "scale=480:640:force_original_aspect_ratio=decrease,pad=480:640:(ow-iw)/2:(oh-ih)/2,fps=15,format=yuv420p,setsar=1";
     let filter = format!(
         "[0:v]trim=0:3,setpts=PTS-STARTPTS,{fit}[a];[1:v]trim=0:3,setpts=PTS-STARTPTS,{fit}[b];[a][b]concat=n=2:v=1[out]"
     );

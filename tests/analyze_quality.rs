@@ -96,14 +96,14 @@ fn each_degradation_raises_its_prompt() {
         ),
     ];
 
-    // Far: the whole frame shrunk to a quarter of its width, centred on grey.
-    let small = imageops::resize(&base, w / 4, h / 4, imageops::FilterType::Triangle);
+    // Far: the whole frame shrunk to a sixth of its width, centred on grey.
+    let small = imageops::resize(&base, w / 6, h / 6, imageops::FilterType::Triangle);
     let mut far = RgbImage::from_pixel(w, h, grey);
     imageops::overlay(
         &mut far,
         &small,
-        i64::from((w - w / 4) / 2),
-        i64::from((h - h / 4) / 2),
+        i64::from((w - w / 6) / 2),
+        i64::from((h - h / 6) / 2),
     );
     cases.push(("TOO_FAR", far));
 

@@ -1,6 +1,8 @@
 //! The built `livegate` binary, run as an operator would: bad configuration, `migrate`, and
 //! `serve` on a fresh folder until SIGTERM.
 
+mod common;
+
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -67,16 +69,31 @@ async fn serve_on_a_fresh_folder_migrates_answers_and_stops_on_sigterm() {
         .current_dir(dir.path())
         .env("LIVEGATE_LOG__LEVEL", "warn")
         .env("LIVEGATE_SERVER__SHUTDOWN_TIMEOUT_SECS", "5")
+        .env("LIVEGATE_MODELS_DIR", common::models_dir())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start livegate serve");
 
+    // Ready once the store is migrated and the models are compiled (a few seconds); until then
+    // /readyz answers 503 and says what it waits for.
     let url = format!("http://127.0.0.1:{port}/readyz");
     let deadline = Instant::now() + Duration::from_secs(20);
     let ready = loop {
         match reqwest::get(&url).await {
-            Ok(response) => break response,
+            Ok(response) if response.status().as_u16() == 200 => break response,
+            Ok(response) if Instant::now() < deadline => {
+                let body = response.text().await.unwrap_or_default();
+                assert!(
+                    body.contains("\"models\":\"loading\""),
+                    "not ready for another reason: {body}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(response) => {
+                let _ = child.kill();
+                panic!("serve never became ready: {}", response.status());
+            }
             Err(_) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

@@ -68,7 +68,8 @@ pub struct QualityThresholds {
     pub turn_yaw_deg: f32,
     /// Pitch below the baseline that counts as head down (NOD).
     pub nod_down_deg: f32,
-    /// Longest time from head down to head back up in a nod.
+    /// Longest time from head down to head back up in a nod (people asked to nod often hold the
+    /// down position a moment; someone who looks down to read comes back much later).
     pub nod_max_s: f64,
     /// Pitch above the baseline that counts as head raised (RAISE_HEAD).
     pub raise_head_deg: f32,
@@ -103,7 +104,7 @@ impl Default for QualityThresholds {
             mouth_open_min_s: 0.15,
             turn_yaw_deg: 18.0,
             nod_down_deg: 10.0,
-            nod_max_s: 2.0,
+            nod_max_s: 4.0,
             raise_head_deg: 12.0,
             pose_hold_s: 0.1,
         }
