@@ -1,7 +1,7 @@
 //! Lets the dlib crate's `-lcblas` resolve on plain Debian.
 //!
 //! `dlib-face-recognition` links `cblas`, which Debian ships inside OpenBLAS (`libopenblas-dev`)
-//! without a `libcblas.so` name. Rather than touch the system, we point a `libcblas.so` in our own
+//! without a `libcblas.so` name (only some other BLAS packages provide one). Rather than touch the system, we point a `libcblas.so` in our own
 //! build folder at OpenBLAS and add that folder to the link search path. Nothing is downloaded.
 
 use std::path::{Path, PathBuf};
@@ -15,18 +15,16 @@ const LIB_DIRS: [&str; 4] = [
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    if LIB_DIRS
-        .iter()
-        .any(|d| Path::new(d).join("libcblas.so").exists())
-    {
-        return;
-    }
+    // Always ours, even where a system libcblas.so exists: the embedding pins OpenBLAS's threads
+    // (`openblas_set_num_threads`), so cblas must be OpenBLAS too.
     let Some(openblas) = LIB_DIRS
         .iter()
         .map(|d| Path::new(d).join("libopenblas.so"))
         .find(|p| p.exists())
     else {
-        println!("cargo:warning=neither libcblas.so nor libopenblas.so found: install libopenblas-dev (scripts/setup does)");
+        println!(
+            "cargo:warning=libopenblas.so not found: install libopenblas-dev (scripts/setup does)"
+        );
         return;
     };
     let Some(out) = std::env::var_os("OUT_DIR").map(PathBuf::from) else {
