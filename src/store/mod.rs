@@ -462,6 +462,17 @@ pub async fn open(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
     }
 }
 
+// The column lists both backends select and return, in the order their row readers expect.
+const TENANT_COLUMNS: &str = "id, code, name, parent_id, created_at";
+const SCENE_COLUMNS: &str = "id, tenant_id, code, name, config, version, created_at, updated_at";
+const RECORD_COLUMNS: &str = "id, tenant_id, scene_id, scene_version, session_id, biz_id, app_id, \
+     status, verdict, reasons, scores, client, created_at, finished_at";
+
+/// A row the query did not find becomes `NotFound` for `entity`.
+fn found<T>(row: Option<T>, entity: &'static str) -> Result<T, StoreError> {
+    row.ok_or(StoreError::NotFound { entity })
+}
+
 /// Now, cut to whole microseconds: what both backends can store exactly.
 pub(crate) fn now_micros() -> DateTime<Utc> {
     let now = Utc::now();

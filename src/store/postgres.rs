@@ -9,22 +9,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use super::migrations::{self, AppliedMigration};
 use super::{
-    now_micros, NewRecord, NewScene, NewTenant, Page, Record, RecordId, RecordOutcome,
+    found, now_micros, NewRecord, NewScene, NewTenant, Page, Record, RecordId, RecordOutcome,
     RecordStatus, Scene, SceneId, SceneUpdate, Store, StoreError, Tenant, TenantId, Verdict,
+    RECORD_COLUMNS, SCENE_COLUMNS, TENANT_COLUMNS,
 };
 use crate::config::StoreBackend;
 
 /// Serialises `migrate` across nodes sharing a database (any constant; this one spells "lvgt").
 const MIGRATION_LOCK_KEY: i64 = 0x6c76_6774;
-
-const TENANT_COLUMNS: &str = "id, code, name, parent_id, created_at";
-const SCENE_COLUMNS: &str = "id, tenant_id, code, name, config, version, created_at, updated_at";
-const RECORD_COLUMNS: &str = "id, tenant_id, scene_id, scene_version, session_id, biz_id, app_id, \
-     status, verdict, reasons, scores, client, created_at, finished_at";
 
 /// The PostgreSQL store.
 #[derive(Clone)]
@@ -66,6 +63,45 @@ impl PgStore {
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         self.pool.get().await.map_err(map_pool)
+    }
+
+    /// Runs `sql` (prepared once per connection) on a pooled client; exactly one row comes back.
+    async fn query_one<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        row_to: fn(&Row) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql).await.map_err(map_err)?;
+        let row = client.query_one(&stmt, params).await.map_err(map_err)?;
+        row_to(&row)
+    }
+
+    /// Like [`Self::query_one`], for a statement that may match no row.
+    async fn query_opt<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        row_to: fn(&Row) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql).await.map_err(map_err)?;
+        let row = client.query_opt(&stmt, params).await.map_err(map_err)?;
+        row.as_ref().map(row_to).transpose()
+    }
+
+    /// Like [`Self::query_one`], for any number of rows.
+    async fn query<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        row_to: fn(&Row) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql).await.map_err(map_err)?;
+        let rows = client.query(&stmt, params).await.map_err(map_err)?;
+        rows.iter().map(row_to).collect()
     }
 }
 
@@ -161,10 +197,6 @@ fn record_row(row: &Row) -> Result<Record, StoreError> {
     })
 }
 
-fn found<T>(row: Option<T>, entity: &'static str) -> Result<T, StoreError> {
-    row.ok_or(StoreError::NotFound { entity })
-}
-
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> StoreBackend {
@@ -223,132 +255,78 @@ impl Store for PgStore {
     }
 
     async fn create_tenant(&self, new: &NewTenant) -> Result<Tenant, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
+        self.query_one(
+            &format!(
                 "INSERT INTO tenants (id, code, name, parent_id, created_at) \
                  VALUES ($1, $2, $3, $4, $5) RETURNING {TENANT_COLUMNS}"
-            ))
-            .await
-            .map_err(map_err)?;
-        let row = client
-            .query_one(
-                &stmt,
-                &[
-                    &TenantId::new().0,
-                    &new.code,
-                    &new.name,
-                    &new.parent_id.map(|p| p.0),
-                    &now_micros(),
-                ],
-            )
-            .await
-            .map_err(map_err)?;
-        tenant_row(&row)
+            ),
+            &[
+                &TenantId::new().0,
+                &new.code,
+                &new.name,
+                &new.parent_id.map(|p| p.0),
+                &now_micros(),
+            ],
+            tenant_row,
+        )
+        .await
     }
 
     async fn tenant(&self, id: TenantId) -> Result<Tenant, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"
-            ))
-            .await
-            .map_err(map_err)?;
-        let row = client.query_opt(&stmt, &[&id.0]).await.map_err(map_err)?;
-        found(row.as_ref().map(tenant_row).transpose()?, "tenant")
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+        found(self.query_opt(&sql, &[&id.0], tenant_row).await?, "tenant")
     }
 
     async fn tenant_by_code(&self, code: &str) -> Result<Tenant, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT {TENANT_COLUMNS} FROM tenants WHERE code = $1"
-            ))
-            .await
-            .map_err(map_err)?;
-        let row = client.query_opt(&stmt, &[&code]).await.map_err(map_err)?;
-        found(row.as_ref().map(tenant_row).transpose()?, "tenant")
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE code = $1");
+        found(self.query_opt(&sql, &[&code], tenant_row).await?, "tenant")
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT {TENANT_COLUMNS} FROM tenants ORDER BY code COLLATE \"C\""
-            ))
-            .await
-            .map_err(map_err)?;
-        let rows = client.query(&stmt, &[]).await.map_err(map_err)?;
-        rows.iter().map(tenant_row).collect()
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY code COLLATE \"C\"");
+        self.query(&sql, &[], tenant_row).await
     }
 
     async fn create_scene(&self, tenant: TenantId, new: &NewScene) -> Result<Scene, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
+        self.query_one(
+            &format!(
                 "INSERT INTO scenes (id, tenant_id, code, name, config, version, created_at, \
                  updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $6) RETURNING {SCENE_COLUMNS}"
-            ))
-            .await
-            .map_err(map_err)?;
-        let row = client
-            .query_one(
-                &stmt,
-                &[
-                    &SceneId::new().0,
-                    &tenant.0,
-                    &new.code,
-                    &new.name,
-                    &new.config,
-                    &now_micros(),
-                ],
-            )
-            .await
-            .map_err(map_err)?;
-        scene_row(&row)
+            ),
+            &[
+                &SceneId::new().0,
+                &tenant.0,
+                &new.code,
+                &new.name,
+                &new.config,
+                &now_micros(),
+            ],
+            scene_row,
+        )
+        .await
     }
 
     async fn scene(&self, tenant: TenantId, id: SceneId) -> Result<Scene, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT {SCENE_COLUMNS} FROM scenes WHERE tenant_id = $1 AND id = $2"
-            ))
-            .await
-            .map_err(map_err)?;
-        let row = client
-            .query_opt(&stmt, &[&tenant.0, &id.0])
-            .await
-            .map_err(map_err)?;
-        found(row.as_ref().map(scene_row).transpose()?, "scene")
+        let sql = format!("SELECT {SCENE_COLUMNS} FROM scenes WHERE tenant_id = $1 AND id = $2");
+        found(
+            self.query_opt(&sql, &[&tenant.0, &id.0], scene_row).await?,
+            "scene",
+        )
     }
 
     async fn scene_by_code(&self, tenant: TenantId, code: &str) -> Result<Scene, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT {SCENE_COLUMNS} FROM scenes WHERE tenant_id = $1 AND code = $2"
-            ))
-            .await
-            .map_err(map_err)?;
-        let row = client
-            .query_opt(&stmt, &[&tenant.0, &code])
-            .await
-            .map_err(map_err)?;
-        found(row.as_ref().map(scene_row).transpose()?, "scene")
+        let sql = format!("SELECT {SCENE_COLUMNS} FROM scenes WHERE tenant_id = $1 AND code = $2");
+        found(
+            self.query_opt(&sql, &[&tenant.0, &code], scene_row).await?,
+            "scene",
+        )
     }
 
     async fn list_scenes(&self, tenant: TenantId) -> Result<Vec<Scene>, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT {SCENE_COLUMNS} FROM scenes WHERE tenant_id = $1 ORDER BY code COLLATE \"C\""
-            ))
-            .await
-            .map_err(map_err)?;
-        let rows = client.query(&stmt, &[&tenant.0]).await.map_err(map_err)?;
-        rows.iter().map(scene_row).collect()
+        let sql = format!(
+            "SELECT {SCENE_COLUMNS} FROM scenes WHERE tenant_id = $1 ORDER BY code COLLATE \"C\""
+        );
+        self.query(&sql, &[&tenant.0], scene_row).await
     }
 
     async fn update_scene(
@@ -357,21 +335,16 @@ impl Store for PgStore {
         code: &str,
         update: &SceneUpdate,
     ) -> Result<Scene, StoreError> {
-        let client = self.client().await?;
         // One statement: the version check and the increment cannot interleave with another
         // update.
-        let stmt = client
-            .prepare_cached(&format!(
-                "UPDATE scenes SET name = COALESCE($3::text, name), \
-                 config = COALESCE($4::jsonb, config), version = version + 1, updated_at = $5 \
-                 WHERE tenant_id = $1 AND code = $2 AND ($6::bigint IS NULL OR version = $6) \
-                 RETURNING {SCENE_COLUMNS}"
-            ))
-            .await
-            .map_err(map_err)?;
-        let row = client
+        let updated = self
             .query_opt(
-                &stmt,
+                &format!(
+                    "UPDATE scenes SET name = COALESCE($3::text, name), \
+                     config = COALESCE($4::jsonb, config), version = version + 1, updated_at = $5 \
+                     WHERE tenant_id = $1 AND code = $2 AND ($6::bigint IS NULL OR version = $6) \
+                     RETURNING {SCENE_COLUMNS}"
+                ),
                 &[
                     &tenant.0,
                     &code,
@@ -380,11 +353,11 @@ impl Store for PgStore {
                     &now_micros(),
                     &update.expected_version,
                 ],
+                scene_row,
             )
-            .await
-            .map_err(map_err)?;
-        match row {
-            Some(row) => scene_row(&row),
+            .await?;
+        match updated {
+            Some(scene) => Ok(scene),
             None => {
                 // Either there is no such scene, or its version moved on.
                 self.scene_by_code(tenant, code).await?;
@@ -396,69 +369,47 @@ impl Store for PgStore {
     }
 
     async fn insert_record(&self, tenant: TenantId, new: &NewRecord) -> Result<Record, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
+        self.query_one(
+            &format!(
                 "INSERT INTO records (id, tenant_id, scene_id, scene_version, session_id, biz_id, \
                  app_id, status, client, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {RECORD_COLUMNS}"
-            ))
-            .await
-            .map_err(map_err)?;
-        let row = client
-            .query_one(
-                &stmt,
-                &[
-                    &RecordId::new().0,
-                    &tenant.0,
-                    &new.scene_id.0,
-                    &new.scene_version,
-                    &new.session_id,
-                    &new.biz_id,
-                    &new.app_id,
-                    &new.status.as_str(),
-                    &new.client,
-                    &now_micros(),
-                ],
-            )
-            .await
-            .map_err(map_err)?;
-        record_row(&row)
+            ),
+            &[
+                &RecordId::new().0,
+                &tenant.0,
+                &new.scene_id.0,
+                &new.scene_version,
+                &new.session_id,
+                &new.biz_id,
+                &new.app_id,
+                &new.status.as_str(),
+                &new.client,
+                &now_micros(),
+            ],
+            record_row,
+        )
+        .await
     }
 
     async fn record(&self, tenant: TenantId, id: RecordId) -> Result<Record, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = $1 AND id = $2"
-            ))
-            .await
-            .map_err(map_err)?;
-        let row = client
-            .query_opt(&stmt, &[&tenant.0, &id.0])
-            .await
-            .map_err(map_err)?;
-        found(row.as_ref().map(record_row).transpose()?, "record")
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = $1 AND id = $2");
+        found(
+            self.query_opt(&sql, &[&tenant.0, &id.0], record_row)
+                .await?,
+            "record",
+        )
     }
 
     async fn list_records(&self, tenant: TenantId, page: Page) -> Result<Vec<Record>, StoreError> {
         let page = page.check()?;
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = $1 \
-                 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
-            ))
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+        );
+        let (limit, offset) = (i64::from(page.limit), i64::from(page.offset));
+        self.query(&sql, &[&tenant.0, &limit, &offset], record_row)
             .await
-            .map_err(map_err)?;
-        let rows = client
-            .query(
-                &stmt,
-                &[&tenant.0, &i64::from(page.limit), &i64::from(page.offset)],
-            )
-            .await
-            .map_err(map_err)?;
-        rows.iter().map(record_row).collect()
     }
 
     async fn finish_record(
@@ -467,17 +418,12 @@ impl Store for PgStore {
         id: RecordId,
         outcome: &RecordOutcome,
     ) -> Result<Record, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "UPDATE records SET status = $3, verdict = $4, reasons = $5, scores = $6, \
-                 finished_at = $7 WHERE tenant_id = $1 AND id = $2 RETURNING {RECORD_COLUMNS}"
-            ))
-            .await
-            .map_err(map_err)?;
-        let row = client
+        let finished = self
             .query_opt(
-                &stmt,
+                &format!(
+                    "UPDATE records SET status = $3, verdict = $4, reasons = $5, scores = $6, \
+                     finished_at = $7 WHERE tenant_id = $1 AND id = $2 RETURNING {RECORD_COLUMNS}"
+                ),
                 &[
                     &tenant.0,
                     &id.0,
@@ -487,9 +433,9 @@ impl Store for PgStore {
                     &outcome.scores,
                     &now_micros(),
                 ],
+                record_row,
             )
-            .await
-            .map_err(map_err)?;
-        found(row.as_ref().map(record_row).transpose()?, "record")
+            .await?;
+        found(finished, "record")
     }
 }

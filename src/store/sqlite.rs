@@ -15,18 +15,14 @@ use uuid::Uuid;
 
 use super::migrations::{self, AppliedMigration};
 use super::{
-    now_micros, NewRecord, NewScene, NewTenant, Page, Record, RecordId, RecordOutcome,
+    found, now_micros, NewRecord, NewScene, NewTenant, Page, Record, RecordId, RecordOutcome,
     RecordStatus, Scene, SceneId, SceneUpdate, Store, StoreError, Tenant, TenantId, Verdict,
+    RECORD_COLUMNS, SCENE_COLUMNS, TENANT_COLUMNS,
 };
 use crate::config::StoreBackend;
 
 /// How long a statement waits for a lock held by another process before giving up.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
-
-const TENANT_COLUMNS: &str = "id, code, name, parent_id, created_at";
-const SCENE_COLUMNS: &str = "id, tenant_id, code, name, config, version, created_at, updated_at";
-const RECORD_COLUMNS: &str = "id, tenant_id, scene_id, scene_version, session_id, biz_id, app_id, \
-     status, verdict, reasons, scores, client, created_at, finished_at";
 
 /// The SQLite store.
 #[derive(Clone)]
@@ -245,10 +241,6 @@ fn record_row(row: &Row<'_>) -> rusqlite::Result<Record> {
         created_at: get_time(row, 12)?,
         finished_at: get_opt_time(row, 13)?,
     })
-}
-
-fn found<T>(row: Option<T>, entity: &'static str) -> Result<T, StoreError> {
-    row.ok_or(StoreError::NotFound { entity })
 }
 
 fn scene_by_code(conn: &Connection, tenant: TenantId, code: &str) -> Result<Scene, StoreError> {
