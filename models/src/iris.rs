@@ -192,10 +192,11 @@ impl IrisModel {
         flip: bool,
     ) -> Result<EyeLandmarks, EngineError> {
         let n = SIDE as f32;
+        let to_frame = region.frame_mapping();
         let project = |p: &[f32]| -> [f32; 3] {
             let u = p[0] / n;
             let u = if flip { 1.0 - u } else { u };
-            let xy = region.to_frame(u, p[1] / n);
+            let xy = to_frame(u, p[1] / n);
             [xy[0], xy[1], p[2] / n * region.size]
         };
         let contour_values = CONTOUR_POINTS * 3;

@@ -161,12 +161,13 @@ impl FaceMesh {
             .read_output(self.flag_output, &mut self.raw_flag)?;
         let presence = self.raw_flag.first().copied().map_or(0.0, sigmoid);
         let side = SIDE as f32;
+        let to_frame = region.frame_mapping();
         let points = self
             .raw_points
             .chunks_exact(3)
             .take(MESH_POINTS)
             .map(|p| {
-                let xy = region.to_frame(p[0] / side, p[1] / side);
+                let xy = to_frame(p[0] / side, p[1] / side);
                 [xy[0], xy[1], p[2] / side * region.size]
             })
             .collect();

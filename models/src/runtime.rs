@@ -73,7 +73,9 @@ impl Runtime {
         load_library(&registry.openvino_dir())?;
         let mut core = Core::new().map_err(|e| runtime_error("cannot create core", e))?;
         // One thread per model: the pool of workers gives the parallelism, and a shared machine
-        // punishes models that spin up threads of their own.
+        // punishes models that spin up threads of their own. The stream, latency and pinning
+        // hints were measured against threads and precision alone: no difference beyond noise on
+        // one core, so they stay to keep the plugin from choosing for itself.
         let properties = [
             (RwPropertyKey::InferenceNumThreads, "1"),
             (RwPropertyKey::NumStreams, "1"),
