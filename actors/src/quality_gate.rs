@@ -98,7 +98,10 @@ pub fn frame_conditions(
             PromptCode::HoldStill,
         );
     }
-    if let Some(part) = most_covered_part(main, th) {
+    // The occlusion estimate compares parts of a near-frontal face; on a turned or tilted head
+    // the parts' crops take in cheek, chin or collar, and LOOK_STRAIGHT speaks for that frame.
+    let frontal = main.pose.yaw.abs() <= th.max_yaw && main.pose.pitch.abs() <= th.max_pitch;
+    if let Some(part) = most_covered_part(main, th).filter(|_| frontal) {
         failing.push(Prompt {
             code: PromptCode::Occluded,
             part: Some(part),
@@ -361,6 +364,30 @@ mod tests {
             );
             assert_eq!(gate.top(), None);
         }
+    }
+
+    #[test]
+    fn occlusion_is_judged_on_a_frontal_face_only() {
+        let th = QualityThresholds::default();
+        let mut frame = face_frame(0.0);
+        if let Some(main) = frame.main.as_mut() {
+            main.quality.occlusion.mouth = 0.9;
+        }
+        let codes = |f: &FrameAnalysis| -> Vec<PromptCode> {
+            frame_conditions(f, None, &th, GateMode::default())
+                .failing
+                .iter()
+                .map(|p| p.code)
+                .collect()
+        };
+        assert!(codes(&frame).contains(&PromptCode::Occluded));
+        // Looking far down, the mouth's crop takes in chin and collar: LOOK_STRAIGHT, not OCCLUDED.
+        if let Some(main) = frame.main.as_mut() {
+            main.pose.pitch = -35.0;
+        }
+        let down = codes(&frame);
+        assert!(down.contains(&PromptCode::LookStraight), "{down:?}");
+        assert!(!down.contains(&PromptCode::Occluded), "{down:?}");
     }
 
     #[test]
