@@ -101,6 +101,9 @@ async fn serve(args: ServeArgs) -> Result<(), CommandError> {
     };
     let config = config::load(args.config.config.as_deref(), &overrides)?;
     crate::logging::init(&config.log);
+    // A missing or changed model file stops the start before anything is created or migrated.
+    let models =
+        crate::models::ModelsReadiness::start(&config.models.dir).map_err(CommandError::Models)?;
     prepare_data_dir(&config)?;
     let (store, applied) = open_migrated_store(&config).await?;
     for migration in &applied {
@@ -119,8 +122,6 @@ async fn serve(args: ServeArgs) -> Result<(), CommandError> {
         max_body_bytes: config.server.max_body_bytes,
         shutdown_timeout: config.shutdown_timeout(),
     };
-    let models =
-        crate::models::ModelsReadiness::start(&config.models.dir).map_err(CommandError::Models)?;
     let state = AppState::new(store, limits).with_check(Arc::new(models));
     tracing::info!(
         %addr,

@@ -29,6 +29,47 @@ fn the_binary_stops_on_bad_config_with_one_line_naming_the_key() {
 }
 
 #[test]
+fn serve_refuses_to_start_when_a_model_file_is_missing_or_changed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).expect("models folder");
+    let serve = || {
+        Command::new(env!("CARGO_BIN_EXE_livegate"))
+            .args(["serve", "--port", "1"])
+            .current_dir(dir.path())
+            .env("LIVEGATE_MODELS_DIR", &models)
+            .output()
+            .expect("run livegate")
+    };
+    let output = serve();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("face_detection_short_range.tflite")
+            && stderr.contains("scripts/fetch-models"),
+        "names the missing file and the fix: {stderr}"
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing created without the models"
+    );
+
+    // Every file present but one altered: the hash check names it.
+    for entry in std::fs::read_dir(common::models_dir()).expect("the real models folder") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            std::fs::copy(&path, models.join(path.file_name().expect("file name"))).expect("copy");
+        }
+    }
+    std::fs::write(models.join("iris_landmark.tflite"), b"not the model").expect("alter");
+    let stderr = String::from_utf8_lossy(&serve().stderr).into_owned();
+    assert!(
+        stderr.contains("iris_landmark.tflite") && stderr.contains("sha-256"),
+        "names the altered file: {stderr}"
+    );
+}
+
+#[test]
 fn migrate_creates_the_embedded_store_and_is_idempotent() {
     let dir = tempfile::tempdir().expect("tempdir");
     let run = || {
