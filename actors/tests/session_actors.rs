@@ -204,6 +204,17 @@ async fn shut_down(session: &SessionHandle, pool: &PoolHandle) {
     }
 }
 
+/// A session with the default options over `challenge`, fed by `pool`.
+async fn start_session(pool: &PoolHandle, challenge: Vec<ActionKind>) -> SessionHandle {
+    SessionHandle::start(
+        SessionConfig::new(challenge),
+        pool.clone(),
+        SessionOptions::default(),
+    )
+    .await
+    .expect("the session starts")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scripted_person_passes_the_challenge() {
     let (pool, _) = pool(Setup {
@@ -211,13 +222,7 @@ async fn a_scripted_person_passes_the_challenge() {
         ..Default::default()
     })
     .await;
-    let session = SessionHandle::start(
-        SessionConfig::new(vec![ActionKind::Blink, ActionKind::TurnLeft]),
-        pool.clone(),
-        SessionOptions::default(),
-    )
-    .await
-    .unwrap();
+    let session = start_session(&pool, vec![ActionKind::Blink, ActionKind::TurnLeft]).await;
     let mut rx = session.subscribe();
     feed(&session, 15.0, 4.0, Duration::from_millis(25), &jpeg(true)).await;
     assert!(
@@ -242,13 +247,7 @@ async fn a_slow_engine_thins_frames_and_says_so() {
         ..Default::default()
     })
     .await;
-    let session = SessionHandle::start(
-        SessionConfig::new(vec![ActionKind::Nod]),
-        pool.clone(),
-        SessionOptions::default(),
-    )
-    .await
-    .unwrap();
+    let session = start_session(&pool, vec![ActionKind::Nod]).await;
     let mut rx = session.subscribe();
     let bytes = jpeg(true);
     let mut pending_max = 0;
@@ -298,13 +297,7 @@ async fn a_panicking_worker_is_replaced_and_the_session_goes_on() {
         ..Default::default()
     })
     .await;
-    let session = SessionHandle::start(
-        SessionConfig::new(vec![ActionKind::Nod]),
-        pool.clone(),
-        SessionOptions::default(),
-    )
-    .await
-    .unwrap();
+    let session = start_session(&pool, vec![ActionKind::Nod]).await;
     let bytes = jpeg(true);
     feed(&session, 15.0, 0.6, Duration::from_millis(30), &bytes).await;
     // The fifth analysis panicked: wait until the session has written that frame off.
@@ -350,13 +343,7 @@ async fn another_person_fails_the_session_with_face_changed() {
         ..Default::default()
     })
     .await;
-    let session = SessionHandle::start(
-        SessionConfig::new(vec![ActionKind::Nod]),
-        pool.clone(),
-        SessionOptions::default(),
-    )
-    .await
-    .unwrap();
+    let session = start_session(&pool, vec![ActionKind::Nod]).await;
     let mut rx = session.subscribe();
     feed(&session, 15.0, 3.5, Duration::from_millis(25), &jpeg(true)).await;
     let events = drain(&mut rx);
@@ -378,13 +365,7 @@ async fn another_person_fails_the_session_with_face_changed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_covered_camera_prompts_no_face_without_calling_the_engine() {
     let (pool, calls) = pool(Setup::default()).await;
-    let session = SessionHandle::start(
-        SessionConfig::new(vec![ActionKind::Blink]),
-        pool.clone(),
-        SessionOptions::default(),
-    )
-    .await
-    .unwrap();
+    let session = start_session(&pool, vec![ActionKind::Blink]).await;
     let mut rx = session.subscribe();
     feed(&session, 15.0, 1.0, Duration::from_millis(10), &jpeg(false)).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -403,13 +384,7 @@ async fn a_covered_camera_prompts_no_face_without_calling_the_engine() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finishing_early_is_a_cancelled_verdict_and_later_calls_say_gone() {
     let (pool, _) = pool(Setup::default()).await;
-    let session = SessionHandle::start(
-        SessionConfig::new(vec![ActionKind::Blink]),
-        pool.clone(),
-        SessionOptions::default(),
-    )
-    .await
-    .unwrap();
+    let session = start_session(&pool, vec![ActionKind::Blink]).await;
     let verdict = session.finish().await.unwrap();
     assert_eq!(verdict.reasons, vec![FailReason::Cancelled]);
     assert!(session.send_frame(0.0, jpeg(true)).is_err());
