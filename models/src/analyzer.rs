@@ -8,6 +8,7 @@ use image::RgbImage;
 use crate::crop::RegionOfInterest;
 use crate::detect::{Detection, DetectorRange, FaceDetector};
 use crate::iris::IrisModel;
+use crate::media::MediaLimits;
 use crate::mesh::{region_from_mesh, FaceMesh, FaceMeshResult};
 use crate::registry::ModelRegistry;
 use crate::runtime::{InferencePrecision, Runtime};
@@ -15,11 +16,6 @@ use crate::{
     pose, quality, AnalysisNeeds, EngineError, FaceBox, FaceEngine, FaceObservation, FrameAnalysis,
     TrackState,
 };
-
-/// Smallest accepted frame side in pixels.
-pub const MIN_FRAME_SIDE: u32 = 16;
-/// Largest accepted frame side in pixels.
-pub const MAX_FRAME_SIDE: u32 = 4096;
 
 /// How the analyzer trades detection cost against responsiveness.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -220,20 +216,11 @@ impl Analyzer {
     }
 }
 
-/// Refuses frames outside the accepted sizes before anything is allocated for them.
+/// Refuses frames outside the accepted sizes (the media limits' defaults) before anything is
+/// allocated for them.
 pub fn check_frame_size(frame: &RgbImage) -> Result<(), EngineError> {
     let (width, height) = frame.dimensions();
-    let ok = |side| (MIN_FRAME_SIDE..=MAX_FRAME_SIDE).contains(&side);
-    if ok(width) && ok(height) {
-        Ok(())
-    } else {
-        Err(EngineError::FrameSize {
-            width,
-            height,
-            min: MIN_FRAME_SIDE,
-            max: MAX_FRAME_SIDE,
-        })
-    }
+    MediaLimits::default().check(width, height)
 }
 
 impl FaceEngine for Analyzer {
