@@ -43,17 +43,10 @@ fn parse_fit(s: &str) -> Result<(u32, u32), String> {
 /// Why `analyze` stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyzeError {
-    /// The models could not be loaded, or the input is not something the engine takes.
+    /// The models could not be loaded, or the input cannot be read or is not something the
+    /// engine takes.
     #[error("{0}")]
     Engine(#[from] EngineError),
-    /// The input file does not exist or cannot be read.
-    #[error("cannot read {path}: {source}")]
-    Input {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
     /// Writing the JSON lines failed (for example a closed pipe).
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -66,10 +59,6 @@ pub fn run(
     thresholds: &QualityThresholds,
     out: &mut impl Write,
 ) -> Result<(), AnalyzeError> {
-    std::fs::metadata(&args.path).map_err(|source| AnalyzeError::Input {
-        path: args.path.clone(),
-        source,
-    })?;
     let options = VideoOptions {
         fit: Some(args.fit),
         max_frames: None,
