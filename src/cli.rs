@@ -1,4 +1,4 @@
-//! The command line: `livegate serve`, `livegate migrate`, `livegate analyze`.
+//! The command line: `livegate serve`, `migrate`, `analyze`, `scenes`, `apps`.
 
 use std::path::PathBuf;
 
@@ -22,6 +22,10 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Run the engine over a video or an image and print JSON lines (events, then a summary).
     Analyze(AnalyzeCommand),
+    /// Manage the API apps that sign Open API requests.
+    Apps(AppsCommand),
+    /// Create, update and list scenes: a tenant's liveness rules.
+    Scenes(ScenesCommand),
 }
 
 /// Where the configuration file is, for every subcommand that reads one.
@@ -61,6 +65,111 @@ pub struct AnalyzeCommand {
     #[command(flatten)]
     pub analyze: crate::analyze::AnalyzeArgs,
     /// The configuration file (models.dir, engine.thresholds).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `livegate scenes`.
+#[derive(Debug, Clone, Args)]
+pub struct ScenesCommand {
+    /// What to do with scenes.
+    #[command(subcommand)]
+    pub action: ScenesAction,
+}
+
+/// `livegate scenes set | list | show`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ScenesAction {
+    /// Create the scene, or give it new rules (a new version), from a JSON file checked first.
+    Set(SceneSetArgs),
+    /// Print the tenant's scenes, one JSON line each (callback secrets masked).
+    List(SceneListArgs),
+    /// Print one scene as JSON (callback secret masked).
+    Show(SceneShowArgs),
+}
+
+/// `livegate scenes set CODE --file rules.json`.
+#[derive(Debug, Clone, Args)]
+pub struct SceneSetArgs {
+    /// The scene's code (a-z, 0-9, '-', '_').
+    pub code: String,
+    /// The rules, a JSON object (see docs/scenes.md).
+    #[arg(long, value_name = "PATH")]
+    pub file: PathBuf,
+    /// Display name (default: the code when creating; unchanged when updating).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The tenant's code.
+    #[arg(long, value_name = "CODE", default_value = crate::store::DEFAULT_CODE)]
+    pub tenant: String,
+    /// The configuration file.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `livegate scenes list`.
+#[derive(Debug, Clone, Args)]
+pub struct SceneListArgs {
+    /// The tenant's code.
+    #[arg(long, value_name = "CODE", default_value = crate::store::DEFAULT_CODE)]
+    pub tenant: String,
+    /// The configuration file.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `livegate scenes show CODE`.
+#[derive(Debug, Clone, Args)]
+pub struct SceneShowArgs {
+    /// The scene's code.
+    pub code: String,
+    /// The tenant's code.
+    #[arg(long, value_name = "CODE", default_value = crate::store::DEFAULT_CODE)]
+    pub tenant: String,
+    /// The configuration file.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `livegate apps`.
+#[derive(Debug, Clone, Args)]
+pub struct AppsCommand {
+    /// What to do with apps.
+    #[command(subcommand)]
+    pub action: AppsAction,
+}
+
+/// The `livegate apps` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AppsAction {
+    /// Create an app and print one JSON line {"app_id", "secret", "tenant"}; the secret is shown
+    /// this once.
+    Create(AppsCreateArgs),
+    /// Print the tenant's apps as JSON lines (never their secrets).
+    List(AppsListArgs),
+}
+
+/// `livegate apps create`.
+#[derive(Debug, Clone, Args)]
+pub struct AppsCreateArgs {
+    /// The app's display name.
+    #[arg(long)]
+    pub name: String,
+    /// The tenant's code.
+    #[arg(long, default_value = crate::store::DEFAULT_CODE)]
+    pub tenant: String,
+    /// The configuration file.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `livegate apps list`.
+#[derive(Debug, Clone, Args)]
+pub struct AppsListArgs {
+    /// The tenant's code.
+    #[arg(long, default_value = crate::store::DEFAULT_CODE)]
+    pub tenant: String,
+    /// The configuration file.
     #[command(flatten)]
     pub config: ConfigArgs,
 }

@@ -47,9 +47,32 @@ pub enum CommandError {
     /// `analyze` could not read, decode or analyse its input.
     #[error(transparent)]
     Analyze(#[from] crate::analyze::AnalyzeError),
+    /// `scenes set` was given a bad code or rules file; nothing was written.
+    #[error(transparent)]
+    SceneInput(#[from] crate::scenes::SceneInputError),
+    /// No tenant has the code given with `--tenant`.
+    #[error("no tenant with code {0:?}")]
+    UnknownTenant(String),
+    /// The tenant has no scene with the code given.
+    #[error("no scene {code:?} in tenant {tenant:?}")]
+    UnknownScene {
+        /// The tenant's code.
+        tenant: String,
+        /// The scene's code.
+        code: String,
+    },
+    /// The master key could not be read or made, or a sealed secret not opened or made.
+    #[error("secrets: {0}")]
+    Secrets(#[from] crate::secrets::SecretsError),
+    /// The result-signing keys could not be loaded or made.
+    #[error(transparent)]
+    Signing(#[from] crate::result_signing::SigningError),
     /// The server stopped with an error.
     #[error("server: {0}")]
     Server(#[source] std::io::Error),
+    /// A service of the node could not start.
+    #[error("{0}")]
+    Node(String),
 }
 
 impl CommandError {
@@ -57,6 +80,7 @@ impl CommandError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CommandError::Config(_) => 2,
+            CommandError::SceneInput(_) => 2,
             _ => 1,
         }
     }
@@ -68,6 +92,8 @@ pub async fn execute(command: Command) -> Result<(), CommandError> {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => migrate(args).await,
         Command::Analyze(args) => analyze(args).await,
+        Command::Scenes(args) => scenes(args).await,
+        Command::Apps(args) => apps(args).await,
     }
 }
 
@@ -122,16 +148,19 @@ async fn serve(args: ServeArgs) -> Result<(), CommandError> {
         max_body_bytes: config.server.max_body_bytes,
         shutdown_timeout: config.shutdown_timeout(),
     };
+    let node = crate::node::Node::start(&config, Arc::clone(&store)).await?;
     let state = AppState::new(store, limits).with_check(Arc::new(models));
     tracing::info!(
         %addr,
         store = %config.store.backend,
         data_dir = %config.data_dir.display(),
+        public_url = %config.public_url(),
         "listening"
     );
-    server::run(listener, state, server::shutdown_signal())
-        .await
-        .map_err(CommandError::Server)?;
+    let routes = node.routes();
+    let served = server::run_with(listener, state, routes, server::shutdown_signal()).await;
+    node.stop().await;
+    served.map_err(CommandError::Server)?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -171,5 +200,215 @@ async fn analyze(args: AnalyzeCommand) -> Result<(), CommandError> {
     })
     .await
     .map_err(|e| CommandError::Server(std::io::Error::other(e)))??;
+    Ok(())
+}
+
+async fn scenes(args: crate::cli::ScenesCommand) -> Result<(), CommandError> {
+    use crate::cli::ScenesAction;
+    match args.action {
+        ScenesAction::Set(args) => scene_set(args).await,
+        ScenesAction::List(args) => scene_list(args).await,
+        ScenesAction::Show(args) => scene_show(args).await,
+    }
+}
+
+/// Loads the configuration for a scene command and starts logging (to stderr).
+fn scene_config(config_file: Option<&std::path::Path>) -> Result<Config, CommandError> {
+    let config = config::load(config_file, &ConfigOverrides::default())?;
+    crate::logging::init(&config.log);
+    Ok(config)
+}
+
+/// Opens the migrated store, as `migrate` does, for a scene command.
+async fn scene_store(config: &Config) -> Result<Arc<dyn Store>, CommandError> {
+    if config.store.backend == config::StoreBackend::Embedded {
+        prepare_data_dir(config)?;
+    }
+    let (store, _) = open_migrated_store(config).await?;
+    Ok(store)
+}
+
+async fn scene_tenant(
+    config: &Config,
+    store: &dyn Store,
+    code: &str,
+) -> Result<store::Tenant, CommandError> {
+    match store.tenant_by_code(code).await {
+        Err(StoreError::NotFound { .. }) => Err(CommandError::UnknownTenant(code.to_owned())),
+        other => other.map_err(|source| CommandError::Store {
+            backend: config.store.backend,
+            source,
+        }),
+    }
+}
+
+/// One scene as `scenes list` and `scenes show` print it: the callback secret masked.
+fn scene_json(scene: &store::Scene) -> serde_json::Value {
+    serde_json::json!({
+        "code": scene.code,
+        "name": scene.name,
+        "version": scene.version,
+        "config": crate::scenes::masked_config(&scene.config),
+        "updated_at": scene.updated_at,
+    })
+}
+
+async fn scene_set(args: crate::cli::SceneSetArgs) -> Result<(), CommandError> {
+    use crate::scenes::{check_scene_code, read_rules_file, SceneInputError};
+    // Everything about the input is checked before the store is opened: a bad file writes
+    // nothing, not even a fresh database.
+    let config = scene_config(args.config.config.as_deref())?;
+    check_scene_code(&args.code).map_err(SceneInputError::Code)?;
+    let (rules_json, _) = read_rules_file(&args.file, &config.engine.thresholds)?;
+    let store = scene_store(&config).await?;
+    let backend = config.store.backend;
+    let wrap = |source| CommandError::Store { backend, source };
+    let tenant = scene_tenant(&config, store.as_ref(), &args.tenant).await?;
+    match store.scene_by_code(tenant.id, &args.code).await {
+        Ok(scene) => {
+            let renamed = args.name.as_ref().is_some_and(|n| *n != scene.name);
+            if scene.config == rules_json && !renamed {
+                println!(
+                    "scene {:?} of tenant {:?} is unchanged (version {})",
+                    scene.code, tenant.code, scene.version
+                );
+                return Ok(());
+            }
+            let update = store::SceneUpdate {
+                name: args.name.clone(),
+                config: Some(rules_json),
+                // Another admin's change in between is refused rather than overwritten.
+                expected_version: Some(scene.version),
+            };
+            let scene = store
+                .update_scene(tenant.id, &args.code, &update)
+                .await
+                .map_err(wrap)?;
+            println!(
+                "updated scene {:?} of tenant {:?} to version {}",
+                scene.code, tenant.code, scene.version
+            );
+        }
+        Err(StoreError::NotFound { .. }) => {
+            let new = store::NewScene {
+                code: args.code.clone(),
+                name: args.name.clone().unwrap_or_else(|| args.code.clone()),
+                config: rules_json,
+            };
+            let scene = store.create_scene(tenant.id, &new).await.map_err(wrap)?;
+            println!(
+                "created scene {:?} of tenant {:?} (version {})",
+                scene.code, tenant.code, scene.version
+            );
+        }
+        Err(source) => return Err(wrap(source)),
+    }
+    Ok(())
+}
+
+async fn scene_list(args: crate::cli::SceneListArgs) -> Result<(), CommandError> {
+    let config = scene_config(args.config.config.as_deref())?;
+    let store = scene_store(&config).await?;
+    let tenant = scene_tenant(&config, store.as_ref(), &args.tenant).await?;
+    let scenes = store
+        .list_scenes(tenant.id)
+        .await
+        .map_err(|source| CommandError::Store {
+            backend: config.store.backend,
+            source,
+        })?;
+    for scene in &scenes {
+        println!("{}", scene_json(scene));
+    }
+    Ok(())
+}
+
+async fn scene_show(args: crate::cli::SceneShowArgs) -> Result<(), CommandError> {
+    let config = scene_config(args.config.config.as_deref())?;
+    let store = scene_store(&config).await?;
+    let tenant = scene_tenant(&config, store.as_ref(), &args.tenant).await?;
+    let scene = match store.scene_by_code(tenant.id, &args.code).await {
+        Err(StoreError::NotFound { .. }) => {
+            return Err(CommandError::UnknownScene {
+                tenant: args.tenant,
+                code: args.code,
+            })
+        }
+        other => other.map_err(|source| CommandError::Store {
+            backend: config.store.backend,
+            source,
+        })?,
+    };
+    println!("{}", scene_json(&scene));
+    Ok(())
+}
+
+/// Deletes expired request nonces every few minutes, until aborted.
+async fn apps(args: crate::cli::AppsCommand) -> Result<(), CommandError> {
+    use crate::cli::AppsAction;
+    match args.action {
+        AppsAction::Create(args) => app_create(args).await,
+        AppsAction::List(args) => app_list(args).await,
+    }
+}
+
+/// `apps create`: a fresh 32-byte secret, sealed under the master key; the one JSON line on
+/// stdout is the only place the secret is ever shown.
+async fn app_create(args: crate::cli::AppsCreateArgs) -> Result<(), CommandError> {
+    use base64::Engine;
+    let config = scene_config(args.config.config.as_deref())?;
+    let store = scene_store(&config).await?;
+    let tenant = scene_tenant(&config, store.as_ref(), &args.tenant).await?;
+    let master = crate::secrets::MasterKey::load_or_create(&config)?;
+    let app_id = store::AppId::generate();
+    let secret =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let sealed = master.seal(
+        secret.as_bytes(),
+        &crate::secrets::app_secret_aad(app_id.as_str()),
+    )?;
+    let new = store::NewApp {
+        app_id,
+        name: args.name,
+        secret_sealed: sealed,
+    };
+    let app = store
+        .create_app(tenant.id, &new)
+        .await
+        .map_err(|source| CommandError::Store {
+            backend: config.store.backend,
+            source,
+        })?;
+    println!(
+        "{}",
+        serde_json::json!({ "app_id": app.app_id, "secret": secret, "tenant": tenant.code })
+    );
+    Ok(())
+}
+
+/// `apps list`: one JSON line per app of the tenant, without secrets.
+async fn app_list(args: crate::cli::AppsListArgs) -> Result<(), CommandError> {
+    let config = scene_config(args.config.config.as_deref())?;
+    let store = scene_store(&config).await?;
+    let tenant = scene_tenant(&config, store.as_ref(), &args.tenant).await?;
+    let apps = store
+        .list_apps(tenant.id)
+        .await
+        .map_err(|source| CommandError::Store {
+            backend: config.store.backend,
+            source,
+        })?;
+    for app in apps {
+        println!(
+            "{}",
+            serde_json::json!({
+                "app_id": app.app_id,
+                "name": app.name,
+                "tenant": tenant.code,
+                "status": app.status,
+                "created_at": app.created_at,
+            })
+        );
+    }
     Ok(())
 }

@@ -75,6 +75,66 @@ pub const ENV_VARS: &[EnvVar] = &[
         doc: "largest accepted request body in bytes",
     },
     EnvVar {
+        name: "LIVEGATE_SERVER__PUBLIC_URL",
+        key: Some("server.public_url"),
+        text: true,
+        doc: "address people reach this service at, used in H5 links (default http://HOST:PORT)",
+    },
+    EnvVar {
+        name: "LIVEGATE_SERVER__H5_DIR",
+        key: Some("server.h5_dir"),
+        text: true,
+        doc: "folder of the built H5 page served at /h5/",
+    },
+    EnvVar {
+        name: "LIVEGATE_SESSIONS__MAX_FRAME_BYTES",
+        key: Some("sessions.max_frame_bytes"),
+        text: false,
+        doc: "largest sealed frame a page may send, in bytes (1024-8388608)",
+    },
+    EnvVar {
+        name: "LIVEGATE_SESSIONS__MAX_FPS",
+        key: Some("sessions.max_fps"),
+        text: false,
+        doc: "most frames a page may send in one second (1-60)",
+    },
+    EnvVar {
+        name: "LIVEGATE_SESSIONS__MAX_FRAMES",
+        key: Some("sessions.max_frames"),
+        text: false,
+        doc: "most frames in one session (1-100000)",
+    },
+    EnvVar {
+        name: "LIVEGATE_SESSIONS__MAX_TOTAL_BYTES",
+        key: Some("sessions.max_total_bytes"),
+        text: false,
+        doc: "most bytes of frames in one session",
+    },
+    EnvVar {
+        name: "LIVEGATE_SESSIONS__MAX_DURATION_SECS",
+        key: Some("sessions.max_duration_secs"),
+        text: false,
+        doc: "longest a session's frames may keep coming, in seconds (10-3600)",
+    },
+    EnvVar {
+        name: "LIVEGATE_SESSIONS__SWEEP_SECS",
+        key: Some("sessions.sweep_secs"),
+        text: false,
+        doc: "seconds between sweeps that expire sessions whose links ran out (1-3600)",
+    },
+    EnvVar {
+        name: "LIVEGATE_TENANTS__MAX_LIVE_SESSIONS",
+        key: Some("tenants.max_live_sessions"),
+        text: false,
+        doc: "sessions one tenant may have open at once on a node",
+    },
+    EnvVar {
+        name: "LIVEGATE_TENANTS__MAX_NEW_PER_MINUTE",
+        key: Some("tenants.max_new_per_minute"),
+        text: false,
+        doc: "sessions one tenant may create per minute on a node",
+    },
+    EnvVar {
         name: "LIVEGATE_STORE__BACKEND",
         key: Some("store.backend"),
         text: false,
@@ -129,6 +189,72 @@ pub const ENV_VARS: &[EnvVar] = &[
         doc: "\"text\" or \"json\"",
     },
     EnvVar {
+        name: "LIVEGATE_CALLBACKS__POLL_INTERVAL_MS",
+        key: Some("callbacks.poll_interval_ms"),
+        text: false,
+        doc: "milliseconds between polls of the callback outbox (10-60000)",
+    },
+    EnvVar {
+        name: "LIVEGATE_CALLBACKS__FIRST_DELAY_SECS",
+        key: Some("callbacks.first_delay_secs"),
+        text: false,
+        doc: "seconds before the second try of a callback (1-3600)",
+    },
+    EnvVar {
+        name: "LIVEGATE_CALLBACKS__BACKOFF_FACTOR",
+        key: Some("callbacks.backoff_factor"),
+        text: false,
+        doc: "each retry waits this many times longer than the one before (1-10)",
+    },
+    EnvVar {
+        name: "LIVEGATE_CALLBACKS__MAX_DELAY_SECS",
+        key: Some("callbacks.max_delay_secs"),
+        text: false,
+        doc: "longest wait between two tries of a callback (1-86400)",
+    },
+    EnvVar {
+        name: "LIVEGATE_CALLBACKS__MAX_ATTEMPTS",
+        key: Some("callbacks.max_attempts"),
+        text: false,
+        doc: "tries before a callback is given up as failed (1-100)",
+    },
+    EnvVar {
+        name: "LIVEGATE_CALLBACKS__TIMEOUT_SECS",
+        key: Some("callbacks.timeout_secs"),
+        text: false,
+        doc: "seconds a callback request may take (1-300)",
+    },
+    EnvVar {
+        name: "LIVEGATE_CALLBACKS__BATCH_SIZE",
+        key: Some("callbacks.batch_size"),
+        text: false,
+        doc: "callbacks a node sends at once (1-1000)",
+    },
+    EnvVar {
+        name: "LIVEGATE_EVIDENCE__DIR",
+        key: Some("evidence.dir"),
+        text: true,
+        doc: "folder of the local evidence store (default: the data folder's evidence/)",
+    },
+    EnvVar {
+        name: "LIVEGATE_SECRETS__MASTER_KEY",
+        key: Some("secrets.master_key"),
+        text: true,
+        doc: "base64 of the 32-byte master key that seals app secrets and signing keys (default: <data_dir>/master.key)",
+    },
+    EnvVar {
+        name: "LIVEGATE_SIGNING__ROTATE_DAYS",
+        key: Some("signing.rotate_days"),
+        text: false,
+        doc: "days a result-signing key is current before a new one replaces it (1-3650)",
+    },
+    EnvVar {
+        name: "LIVEGATE_SIGNING__OVERLAP_DAYS",
+        key: Some("signing.overlap_days"),
+        text: false,
+        doc: "days a replaced signing key stays in the JWKS (1-365)",
+    },
+    EnvVar {
         name: "LIVEGATE_TEST_MEDIA",
         key: None,
         text: true,
@@ -159,6 +285,123 @@ pub struct Config {
     /// The engine's thresholds.
     #[serde(default)]
     pub engine: EngineConfig,
+    /// Delivery of the result callbacks.
+    pub callbacks: CallbacksConfig,
+    /// Where evidence (frames kept with a record) is written.
+    #[serde(default)]
+    pub evidence: EvidenceConfig,
+    /// The master key that seals stored secrets.
+    #[serde(default)]
+    pub secrets: SecretsConfig,
+    /// Rotation of the result-signing keys.
+    pub signing: SigningConfig,
+    /// What one live session may send.
+    pub sessions: SessionsConfig,
+    /// Per-tenant limits (every tenant, until the console sets its own).
+    pub tenants: livegate_actors::tenant::TenantLimits,
+}
+
+/// `[sessions]`: the limits on a page's frames and the expiry sweep.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsConfig {
+    /// Largest sealed frame, in bytes.
+    pub max_frame_bytes: usize,
+    /// Most frames in one second.
+    pub max_fps: u32,
+    /// Most frames in a session.
+    pub max_frames: u64,
+    /// Most bytes in a session.
+    pub max_total_bytes: u64,
+    /// Longest a session's frames may keep coming, in seconds.
+    pub max_duration_secs: u64,
+    /// Seconds between expiry sweeps.
+    pub sweep_secs: u64,
+}
+
+impl SessionsConfig {
+    /// The frame limits every session starts from.
+    pub fn frame_limits(&self) -> livegate_actors::budget::FrameLimits {
+        livegate_actors::budget::FrameLimits {
+            max_frame_bytes: self.max_frame_bytes,
+            max_fps: self.max_fps,
+            max_frames: self.max_frames,
+            max_total_bytes: self.max_total_bytes,
+            max_duration_s: self.max_duration_secs,
+        }
+    }
+}
+
+/// `[secrets]`: the master key (see `src/secrets.rs`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// Base64 of 32 bytes; `None` is the file `<data_dir>/master.key`, made on first use.
+    /// Nodes sharing a database must share it (`LIVEGATE_SECRETS__MASTER_KEY`).
+    #[serde(default)]
+    pub master_key: Option<SecretText>,
+}
+
+/// `[signing]`: rotation of the result-signing keys (see `src/result_signing.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningConfig {
+    /// Days a key is current.
+    pub rotate_days: u64,
+    /// Days a replaced key stays in the JWKS, so results signed just before verify.
+    pub overlap_days: u64,
+}
+
+/// A secret from the configuration; `Debug` shows `***`, so it never reaches a log line.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct SecretText(String);
+
+impl SecretText {
+    /// Wraps a secret.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(text.into())
+    }
+
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretText(***)")
+    }
+}
+
+/// `[callbacks]`: how result callbacks are retried (see `src/callbacks/`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbacksConfig {
+    /// Milliseconds between polls of the outbox; an enqueue on this node wakes it at once.
+    pub poll_interval_ms: u64,
+    /// Seconds before the second try.
+    pub first_delay_secs: u64,
+    /// Each wait is this many times the one before.
+    pub backoff_factor: f64,
+    /// The longest wait between two tries, in seconds.
+    pub max_delay_secs: u64,
+    /// Tries before the callback is `failed`.
+    pub max_attempts: u32,
+    /// Seconds one request may take.
+    pub timeout_secs: u64,
+    /// Callbacks one node claims and sends at once.
+    pub batch_size: u32,
+}
+
+/// `[evidence]`: the local evidence store.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceConfig {
+    /// Its folder; `None` is `<data_dir>/evidence`.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
 }
 
 /// `[engine]`: how frames are judged.
@@ -182,6 +425,12 @@ pub struct ServerConfig {
     pub shutdown_timeout_secs: u64,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// The address people reach the service at (`https://liveness.bank.example`); empty:
+    /// `http://HOST:PORT`.
+    #[serde(default)]
+    pub public_url: String,
+    /// The built H5 page, served at `/h5/`.
+    pub h5_dir: PathBuf,
 }
 
 /// `[store]`: the storage backend.
@@ -542,6 +791,79 @@ impl Config {
                 err.reason,
             ));
         }
+        let cb = &self.callbacks;
+        in_range(
+            "callbacks.poll_interval_ms",
+            cb.poll_interval_ms,
+            10,
+            60_000,
+        )?;
+        in_range("callbacks.first_delay_secs", cb.first_delay_secs, 1, 3600)?;
+        if !(1.0..=10.0).contains(&cb.backoff_factor) {
+            return Err(ConfigError::invalid(
+                "callbacks.backoff_factor",
+                format!("must be between 1 and 10 (got {})", cb.backoff_factor),
+            ));
+        }
+        in_range("callbacks.max_delay_secs", cb.max_delay_secs, 1, 86_400)?;
+        if cb.max_delay_secs < cb.first_delay_secs {
+            return Err(ConfigError::invalid(
+                "callbacks.max_delay_secs",
+                format!(
+                    "must not be less than callbacks.first_delay_secs ({})",
+                    cb.first_delay_secs
+                ),
+            ));
+        }
+        in_range("callbacks.max_attempts", u64::from(cb.max_attempts), 1, 100)?;
+        in_range("callbacks.timeout_secs", cb.timeout_secs, 1, 300)?;
+        in_range("callbacks.batch_size", u64::from(cb.batch_size), 1, 1000)?;
+        if self
+            .evidence
+            .dir
+            .as_ref()
+            .is_some_and(|dir| dir.as_os_str().is_empty())
+        {
+            return Err(ConfigError::invalid("evidence.dir", "must not be empty"));
+        }
+        if let Some(key) = &self.secrets.master_key {
+            // The reason names the rule, never the value.
+            if let Err(err) = crate::secrets::MasterKey::from_base64(key.expose()) {
+                return Err(ConfigError::invalid("secrets.master_key", err.to_string()));
+            }
+        }
+        let url = self.server.public_url.trim();
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::invalid(
+                "server.public_url",
+                "must start with http:// or https://",
+            ));
+        }
+        let se = &self.sessions;
+        in_range(
+            "sessions.max_frame_bytes",
+            se.max_frame_bytes as u64,
+            1024,
+            8 << 20,
+        )?;
+        in_range("sessions.max_fps", u64::from(se.max_fps), 1, 60)?;
+        in_range("sessions.max_frames", se.max_frames, 1, 100_000)?;
+        in_range(
+            "sessions.max_total_bytes",
+            se.max_total_bytes,
+            se.max_frame_bytes as u64,
+            4 << 30,
+        )?;
+        in_range("sessions.max_duration_secs", se.max_duration_secs, 10, 3600)?;
+        in_range("sessions.sweep_secs", se.sweep_secs, 1, 3600)?;
+        if let Err(err) = self.tenants.validate() {
+            return Err(ConfigError::invalid(
+                &format!("tenants.{}", err.field),
+                format!("must be between 1 and 1000000 (got {})", err.got),
+            ));
+        }
+        in_range("signing.rotate_days", self.signing.rotate_days, 1, 3650)?;
+        in_range("signing.overlap_days", self.signing.overlap_days, 1, 365)?;
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(ConfigError::invalid(
                 "log.level",
@@ -556,9 +878,23 @@ impl Config {
         self.data_dir.join("livegate.db")
     }
 
-    /// Where evidence (best frame, sampled frames) is written.
+    /// Where evidence (best frame, sampled frames) is written: `evidence.dir`, else
+    /// `<data_dir>/evidence`.
     pub fn evidence_dir(&self) -> PathBuf {
-        self.data_dir.join("evidence")
+        match &self.evidence.dir {
+            Some(dir) => dir.clone(),
+            None => self.data_dir.join("evidence"),
+        }
+    }
+
+    /// Where H5 links point: `server.public_url`, else `http://HOST:PORT`.
+    pub fn public_url(&self) -> String {
+        let url = self.server.public_url.trim().trim_end_matches('/');
+        if url.is_empty() {
+            format!("http://{}:{}", self.server.host, self.server.port)
+        } else {
+            url.to_owned()
+        }
     }
 
     /// `server.shutdown_timeout_secs` as a duration.
@@ -593,9 +929,13 @@ mod tests {
             for part in parts {
                 node = node.and_then(|n| n.get(part));
             }
-            // store.url is commented out in the defaults (no sensible default).
+            // store.url, evidence.dir and secrets.master_key are commented out in the defaults
+            // (no default of their own: none, or one under data_dir).
             assert!(
-                node.is_some() || key == "store.url",
+                node.is_some()
+                    || key == "store.url"
+                    || key == "evidence.dir"
+                    || key == "secrets.master_key",
                 "{} sets {key}, which the defaults do not have",
                 var.name
             );

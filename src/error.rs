@@ -24,10 +24,20 @@ pub enum ErrorCode {
     ValidationFailed,
     /// 401: no or bad credentials.
     Unauthorized,
+    /// 401: the request's signature does not match (wrong secret, or the request was changed).
+    SignatureInvalid,
+    /// 401: the request's timestamp is more than 5 minutes off the server's clock.
+    TimestampExpired,
+    /// 401: the request's nonce was used before.
+    NonceReused,
+    /// 401: no such app, or it is disabled.
+    AppUnknown,
     /// 403: credentials fine, access not allowed.
     Forbidden,
     /// 404: no such thing (or not in the caller's tenant).
     NotFound,
+    /// 410: it existed but is over: a session whose link expired or whose node went away.
+    Gone,
     /// 405: the path exists, the method does not.
     MethodNotAllowed,
     /// 409: clashes with what exists (a duplicate code, a stale version).
@@ -48,12 +58,17 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::BadRequest,
         ErrorCode::ValidationFailed,
         ErrorCode::Unauthorized,
+        ErrorCode::SignatureInvalid,
+        ErrorCode::TimestampExpired,
+        ErrorCode::NonceReused,
+        ErrorCode::AppUnknown,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
+        ErrorCode::Gone,
         ErrorCode::MethodNotAllowed,
         ErrorCode::Conflict,
         ErrorCode::PayloadTooLarge,
@@ -69,9 +84,14 @@ impl ErrorCode {
         match self {
             ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
             ErrorCode::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized
+            | ErrorCode::SignatureInvalid
+            | ErrorCode::TimestampExpired
+            | ErrorCode::NonceReused
+            | ErrorCode::AppUnknown => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Gone => StatusCode::GONE,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -89,8 +109,13 @@ impl ErrorCode {
             ErrorCode::BadRequest => "BAD_REQUEST",
             ErrorCode::ValidationFailed => "VALIDATION_FAILED",
             ErrorCode::Unauthorized => "UNAUTHORIZED",
+            ErrorCode::SignatureInvalid => "SIGNATURE_INVALID",
+            ErrorCode::TimestampExpired => "TIMESTAMP_EXPIRED",
+            ErrorCode::NonceReused => "NONCE_REUSED",
+            ErrorCode::AppUnknown => "APP_UNKNOWN",
             ErrorCode::Forbidden => "FORBIDDEN",
             ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::Gone => "GONE",
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
@@ -108,8 +133,13 @@ impl ErrorCode {
             ErrorCode::BadRequest => "请求格式错误",
             ErrorCode::ValidationFailed => "请求参数校验失败",
             ErrorCode::Unauthorized => "未认证或认证已失效",
+            ErrorCode::SignatureInvalid => "请求签名无效",
+            ErrorCode::TimestampExpired => "请求时间戳超出允许范围（±5 分钟）",
+            ErrorCode::NonceReused => "请求随机串（nonce）已被使用",
+            ErrorCode::AppUnknown => "应用不存在或已停用",
             ErrorCode::Forbidden => "无权访问",
             ErrorCode::NotFound => "资源不存在",
+            ErrorCode::Gone => "已结束或已过期",
             ErrorCode::MethodNotAllowed => "不支持该请求方法",
             ErrorCode::Conflict => "与现有数据冲突",
             ErrorCode::PayloadTooLarge => "请求内容过大",
@@ -127,8 +157,13 @@ impl ErrorCode {
             ErrorCode::BadRequest => "the request is malformed",
             ErrorCode::ValidationFailed => "the request failed validation",
             ErrorCode::Unauthorized => "not authenticated or the credentials have expired",
+            ErrorCode::SignatureInvalid => "the request signature is invalid",
+            ErrorCode::TimestampExpired => "the request timestamp is more than 5 minutes off",
+            ErrorCode::NonceReused => "the request nonce was used before",
+            ErrorCode::AppUnknown => "unknown or disabled app",
             ErrorCode::Forbidden => "access is not allowed",
             ErrorCode::NotFound => "not found",
+            ErrorCode::Gone => "it has ended or expired",
             ErrorCode::MethodNotAllowed => "the method is not allowed here",
             ErrorCode::Conflict => "conflicts with existing data",
             ErrorCode::PayloadTooLarge => "the request body is too large",
@@ -287,6 +322,47 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::scenes::SceneRulesError> for ApiError {
+    fn from(err: crate::scenes::SceneRulesError) -> Self {
+        // The reason quotes only what the client sent (never a callback secret).
+        Self::new(ErrorCode::ValidationFailed)
+            .with_detail(serde_json::json!({ "path": err.path, "reason": err.reason }))
+    }
+}
+
+impl From<livegate_actors::tenant::TenantError> for ApiError {
+    fn from(err: livegate_actors::tenant::TenantError) -> Self {
+        use livegate_actors::tenant::TenantError;
+        match err {
+            TenantError::TooManyLiveSessions { limit } => Self::new(ErrorCode::RateLimited)
+                .with_detail(serde_json::json!({ "limit": "live_sessions", "max": limit })),
+            TenantError::TooManyNewSessions { per_minute } => Self::new(ErrorCode::RateLimited)
+                .with_detail(
+                    serde_json::json!({ "limit": "new_sessions_per_minute", "max": per_minute }),
+                ),
+            TenantError::InvalidLimits(e) => Self::new(ErrorCode::ValidationFailed)
+                .with_detail(serde_json::json!({ "field": e.field, "reason": e.to_string() })),
+            err @ TenantError::Timeout(_) => Self::new(ErrorCode::Timeout).with_cause(err),
+            err @ (TenantError::Spawn(_) | TenantError::Unavailable) => {
+                Self::new(ErrorCode::Unavailable).with_cause(err)
+            }
+        }
+    }
+}
+
+impl From<livegate_cluster::RegistryError> for ApiError {
+    fn from(err: livegate_cluster::RegistryError) -> Self {
+        use livegate_cluster::RegistryError;
+        match err {
+            // Session ids are made by the node: a duplicate is a bug, not the client's doing.
+            err @ RegistryError::Duplicate(_) => Self::internal(err),
+            err @ RegistryError::Unavailable(_) => {
+                Self::new(ErrorCode::Unavailable).with_cause(err)
+            }
+        }
+    }
+}
+
 /// The default service: any path no route matched answers `NOT_FOUND` in the error shape.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(ErrorCode::NotFound).with_detail(serde_json::json!({ "path": req.path() })))
@@ -295,6 +371,40 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scene_tenant_and_registry_errors_map_to_codes() {
+        let rules = ApiError::from(crate::scenes::SceneRulesError {
+            path: "actions.count".into(),
+            reason: "must be between 1 and 6 (got 9)".into(),
+        });
+        assert_eq!(rules.code(), ErrorCode::ValidationFailed);
+        assert_eq!(
+            rules.detail(),
+            Some(&serde_json::json!({
+                "path": "actions.count",
+                "reason": "must be between 1 and 6 (got 9)"
+            }))
+        );
+        use livegate_actors::tenant::TenantError;
+        let busy = ApiError::from(TenantError::TooManyLiveSessions { limit: 5 });
+        assert_eq!(busy.code().http_status().as_u16(), 429);
+        assert_eq!(
+            busy.detail(),
+            Some(&serde_json::json!({ "limit": "live_sessions", "max": 5 }))
+        );
+        let rate = ApiError::from(TenantError::TooManyNewSessions { per_minute: 30 });
+        assert_eq!(rate.code(), ErrorCode::RateLimited);
+        assert_eq!(
+            ApiError::from(TenantError::Unavailable).code(),
+            ErrorCode::Unavailable
+        );
+        let dup = ApiError::from(livegate_cluster::RegistryError::Duplicate(
+            livegate_cluster::SessionKey(uuid::Uuid::nil()),
+        ));
+        assert_eq!(dup.code(), ErrorCode::Internal);
+        assert_eq!(dup.detail(), None);
+    }
 
     #[test]
     fn every_code_has_both_messages_and_an_error_status() {

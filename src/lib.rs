@@ -9,7 +9,13 @@
 //! - `error.rs`: `ErrorCode` and `ApiError`, the one error shape of every HTTP answer.
 //! - `server.rs`: `run(listener, state, shutdown)`, `/healthz`, `/readyz`, `/metrics`;
 //!   `metrics.rs`: the described metrics and the request middleware; `logging.rs`.
+//! - `scenes.rs`: `SceneRules`, the typed and validated form of a scene's `config` JSON.
 //! - `models.rs`: the model files checked at start and the `models` readiness check.
+//! - `callbacks/`: the result callbacks' delivery worker (signed POSTs from the store's outbox,
+//!   retried with backoff); `evidence.rs`: the evidence store (frames kept with a record).
+//! - `open_api/`: the integrators' API (`/open/v1`), signed requests checked in `auth.rs`;
+//!   `signature.rs` the signature itself; `secrets.rs` the master key sealing stored secrets;
+//!   `result_signing.rs` the ES256 result JWS and `/.well-known/jwks.json`, keys rotated.
 //! - `store/`: the `Store` trait with SQLite (embedded) and PostgreSQL backends, and their
 //!   numbered migrations (SQL in `migrations/<dialect>/`).
 //!
@@ -21,12 +27,22 @@
 //! ```
 
 pub mod analyze;
+pub mod callbacks;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod evidence;
+pub mod h5;
 pub mod logging;
 pub mod metrics;
 pub mod models;
+pub mod node;
+pub mod open_api;
+pub mod result_signing;
+pub mod scenes;
+pub mod secrets;
 pub mod server;
+pub mod sessions;
+pub mod signature;
 pub mod store;

@@ -51,3 +51,18 @@ impl ReadinessCheck for ModelsReadiness {
         }
     }
 }
+
+/// The engines a model worker runs: the face engine and the identity engine, each worker its own
+/// (the runtimes are not shared across threads).
+pub fn engine_factory(registry: ModelRegistry) -> livegate_actors::actor::EngineFactory {
+    std::sync::Arc::new(move || {
+        let face = Analyzer::new(&registry, AnalyzerConfig::default())?;
+        let identity = livegate_models::embedding::DlibIdentity::open(
+            &registry.path(livegate_models::ModelFile::DlibShapePredictor5),
+            &registry.path(livegate_models::ModelFile::DlibFaceRecognition),
+        )?;
+        let face: Box<dyn livegate_models::FaceEngine> = Box::new(face);
+        let identity: Box<dyn livegate_models::IdentityEngine> = Box::new(identity);
+        Ok((face, identity))
+    })
+}

@@ -83,9 +83,18 @@ fn migrate_creates_the_embedded_store_and_is_idempotent() {
     };
     let first = run();
     assert!(first.status.success(), "{first:?}");
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    let applied: Vec<&str> = stdout.lines().collect();
     assert_eq!(
-        String::from_utf8_lossy(&first.stdout),
-        "applied 0001_init to the embedded store\n"
+        applied.first().copied(),
+        Some("applied 0001_init to the embedded store"),
+        "{stdout}"
+    );
+    assert!(
+        applied
+            .iter()
+            .all(|line| line.starts_with("applied ") && line.ends_with(" to the embedded store")),
+        "{stdout}"
     );
     assert!(dir.path().join("state/livegate.db").is_file());
     assert!(dir.path().join("state/evidence").is_dir());

@@ -13,6 +13,8 @@
 //!   and [`ObserveLogic`](session::ObserveLogic) (count everything; `livegate analyze`).
 //! - [`observe`] — runs `ObserveLogic` over a whole recording with one engine pair.
 //! - [`actor`] — the session actor, its children, the model-worker pool and the typed handles.
+//! - [`challenge`] — choosing a session's steps at random from a scene's pool.
+//! - [`tenant`] — the tenant manager: admits sessions within each tenant's limits.
 //! - [`synthetic`] — synthetic observations for tests.
 //!
 //! # Supervision tree
@@ -43,10 +45,14 @@
 
 pub mod actions;
 pub mod actor;
+pub mod budget;
+pub mod challenge;
 pub mod continuity;
+pub mod evidence;
 pub mod observe;
 pub mod prompts;
 pub mod quality_gate;
 pub mod session;
 pub mod synthetic;
+pub mod tenant;
 pub mod thresholds;

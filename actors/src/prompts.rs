@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::actions::ActionKind;
+use crate::session::FailReason;
+
 /// A prompt shown to the person, by code; the page looks texts up by code and language.
 ///
 /// Declaration order is priority order: the first failing code is the one the page shows.
@@ -215,6 +218,62 @@ impl Prompt {
     }
 }
 
+/// The instruction for a challenge step.
+pub fn step_text(action: ActionKind, lang: Lang) -> &'static str {
+    match lang {
+        Lang::ZhCn => match action {
+            ActionKind::Blink => "请眨眨眼",
+            ActionKind::MouthOpen => "请张张嘴",
+            ActionKind::TurnLeft => "请缓慢向左转头",
+            ActionKind::TurnRight => "请缓慢向右转头",
+            ActionKind::Nod => "请点点头",
+            ActionKind::RaiseHead => "请缓慢抬头",
+            ActionKind::EyesClosed => "请闭上眼睛",
+        },
+        Lang::En => match action {
+            ActionKind::Blink => "Please blink",
+            ActionKind::MouthOpen => "Please open your mouth",
+            ActionKind::TurnLeft => "Slowly turn your head to the left",
+            ActionKind::TurnRight => "Slowly turn your head to the right",
+            ActionKind::Nod => "Please nod",
+            ActionKind::RaiseHead => "Slowly raise your head",
+            ActionKind::EyesClosed => "Please close your eyes",
+        },
+    }
+}
+
+/// The end screen's sentence for a verdict: what happened and, on a failure, what to do.
+pub fn verdict_text(passed: bool, reasons: &[FailReason], lang: Lang) -> String {
+    if passed {
+        return match lang {
+            Lang::ZhCn => "验证通过".to_owned(),
+            Lang::En => "Verification passed".to_owned(),
+        };
+    }
+    let why = reasons.first().map(|r| match (lang, r) {
+        (Lang::ZhCn, FailReason::Timeout) => "未在规定时间内完成动作",
+        (Lang::ZhCn, FailReason::FaceChanged) => "检测到更换了人员",
+        (Lang::ZhCn, FailReason::MultipleFaces) => "画面中有多张人脸",
+        (Lang::ZhCn, FailReason::NoFace) => "未检测到人脸",
+        (Lang::ZhCn, FailReason::EngineFailure) => "服务暂时无法完成检测",
+        (Lang::ZhCn, FailReason::Cancelled) => "验证已取消",
+        (Lang::ZhCn, FailReason::LimitExceeded) => "上传的画面超出限制",
+        (Lang::En, FailReason::Timeout) => "the actions were not completed in time",
+        (Lang::En, FailReason::FaceChanged) => "a different person appeared",
+        (Lang::En, FailReason::MultipleFaces) => "several faces were in the picture",
+        (Lang::En, FailReason::NoFace) => "no face was seen",
+        (Lang::En, FailReason::EngineFailure) => "the check could not be completed",
+        (Lang::En, FailReason::Cancelled) => "the check was cancelled",
+        (Lang::En, FailReason::LimitExceeded) => "too much video was sent",
+    });
+    match (lang, why) {
+        (Lang::ZhCn, Some(why)) => format!("验证未通过：{why}"),
+        (Lang::ZhCn, None) => "验证未通过".to_owned(),
+        (Lang::En, Some(why)) => format!("Verification failed: {why}"),
+        (Lang::En, None) => "Verification failed".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,5 +326,21 @@ mod tests {
         };
         assert_eq!(p.text(Lang::En), "Please do not cover your mouth");
         assert_eq!(p.text(Lang::ZhCn), "请不要遮挡嘴巴");
+    }
+
+    #[test]
+    fn every_step_and_verdict_has_a_text_in_both_languages() {
+        use crate::actions::ActionKind;
+        use crate::session::FailReason;
+        let mut seen = std::collections::HashSet::new();
+        for action in ActionKind::CHALLENGE {
+            for lang in [Lang::ZhCn, Lang::En] {
+                assert!(seen.insert(step_text(action, lang)), "{action:?} {lang:?}");
+            }
+        }
+        assert_eq!(verdict_text(true, &[], Lang::ZhCn), "验证通过");
+        let failed = verdict_text(false, &[FailReason::Timeout], Lang::En);
+        assert!(failed.starts_with("Verification failed: ") && failed.contains("in time"));
+        assert_eq!(verdict_text(false, &[], Lang::ZhCn), "验证未通过");
     }
 }

@@ -113,6 +113,8 @@ pub enum FailReason {
     EngineFailure,
     /// The caller ended the session before it was complete.
     Cancelled,
+    /// The page sent more frames, bytes or time than the session allows.
+    LimitExceeded,
 }
 
 /// The outcome of a session.
@@ -285,6 +287,7 @@ pub struct SessionLogic {
     phase: Phase,
     first_t: Option<f64>,
     last_blocked_t: Option<f64>,
+    steps_done: usize,
     verdict: Option<Verdict>,
 }
 
@@ -298,6 +301,7 @@ impl SessionLogic {
             phase: Phase::Waiting,
             first_t: None,
             last_blocked_t: None,
+            steps_done: 0,
             verdict: None,
         })
     }
@@ -415,6 +419,25 @@ impl SessionLogic {
         self.watch.gate.top()
     }
 
+    /// The step being asked for now, with its action; `None` before the first and after the
+    /// last.
+    pub fn current_step(&self) -> Option<(usize, ActionKind)> {
+        match self.phase {
+            Phase::Step { index, .. } => Some((index, self.config.challenge[index])),
+            _ => None,
+        }
+    }
+
+    /// Steps done and steps in all.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.steps_done, self.config.challenge.len())
+    }
+
+    /// The challenge, in order.
+    pub fn challenge(&self) -> &[ActionKind] {
+        &self.config.challenge
+    }
+
     /// The largest identity distance to the reference seen (a score for the record).
     pub fn max_identity_distance(&self) -> f32 {
         self.watch.identity.max_distance()
@@ -442,6 +465,7 @@ impl SessionLogic {
             return;
         }
         let total = self.config.challenge.len();
+        self.steps_done = index + 1;
         out.push(SessionEvent::StepPassed {
             t: action.t_end,
             index,

@@ -30,18 +30,52 @@ pub struct AppliedMigration {
 }
 
 /// The SQLite migrations.
-pub const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
-}];
+pub const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "sessions",
+        sql: include_str!("../../migrations/sqlite/0002_sessions.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "apps",
+        sql: include_str!("../../migrations/sqlite/0003_apps.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "callbacks",
+        sql: include_str!("../../migrations/sqlite/0004_callbacks.sql"),
+    },
+];
 
 /// The PostgreSQL migrations.
-pub const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../migrations/postgres/0001_init.sql"),
-}];
+pub const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "sessions",
+        sql: include_str!("../../migrations/postgres/0002_sessions.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "apps",
+        sql: include_str!("../../migrations/postgres/0003_apps.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "callbacks",
+        sql: include_str!("../../migrations/postgres/0004_callbacks.sql"),
+    },
+];
 
 /// The migrations of `known` that `applied` lacks, in order; an error when `applied` holds a
 /// version newer than any in `known`.
@@ -80,12 +114,19 @@ mod tests {
     #[test]
     fn only_missing_versions_are_pending_and_a_newer_database_is_refused() {
         assert_eq!(pending(SQLITE, &[]).expect("pending").len(), SQLITE.len());
-        assert!(pending(SQLITE, &[1]).expect("pending").is_empty());
+        let all: Vec<i64> = SQLITE.iter().map(|m| m.version).collect();
+        assert!(pending(SQLITE, &all).expect("pending").is_empty());
         assert_eq!(
-            pending(SQLITE, &[1, 99]).expect_err("too new"),
+            pending(SQLITE, &[1]).expect("pending").len(),
+            SQLITE.len() - 1
+        );
+        let mut too_new = all.clone();
+        too_new.push(99);
+        assert_eq!(
+            pending(SQLITE, &too_new).expect_err("too new"),
             StoreError::SchemaTooNew {
                 found: 99,
-                supported: 1
+                supported: all.iter().copied().max().unwrap_or(0)
             }
         );
     }

@@ -9,8 +9,12 @@
 //! UUID v7 (time-ordered, made by the node, unique across nodes without asking the database).
 //! The same conformance suite (`tests/store_conformance.rs`) runs on both backends.
 
+pub mod apps;
+pub mod callbacks;
 pub mod migrations;
 pub mod postgres;
+pub mod sessions;
+pub mod signing_keys;
 pub mod sqlite;
 
 use std::fmt;
@@ -25,7 +29,13 @@ use uuid::Uuid;
 
 use crate::config::{Config, StoreBackend};
 
+pub use apps::{App, AppId, AppStatus, AppStore, NewApp};
+pub use callbacks::{
+    Attempt, AttemptNext, Callback, CallbackAttempt, CallbackStatus, CallbackStore, NewCallback,
+};
 pub use migrations::AppliedMigration;
+pub use sessions::{NewSession, SessionRow, SessionStore};
+pub use signing_keys::{NewSigningKey, SigningKey, SigningKeyStore};
 
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -73,6 +83,10 @@ uuid_id!(
 uuid_id!(
     /// One liveness record: a session's outcome.
     RecordId
+);
+uuid_id!(
+    /// A callback in the outbox (`callbacks.rs`).
+    CallbackId
 );
 
 impl TenantId {
@@ -371,8 +385,11 @@ pub enum StoreError {
 }
 
 /// The storage of a node. Every scene and record call takes the tenant and never sees another's.
+///
+/// Each area beyond tenants, scenes and records is a trait of its own (`apps.rs`, ...) with its
+/// implementation in `sqlite/<area>.rs` and `postgres/<area>.rs`.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: AppStore + SigningKeyStore + CallbackStore + SessionStore + Send + Sync {
     /// Which backend this is.
     fn backend(&self) -> StoreBackend;
 

@@ -1,6 +1,8 @@
 //! What the tests of the `livegate` binary share: finding real media, running `livegate analyze`.
 #![allow(dead_code)]
 
+pub mod live;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -16,7 +16,7 @@ pub enum DecoderMsg {
         /// The frame's pipeline number in its session.
         seq: u64,
         /// The encoded frame.
-        bytes: Vec<u8>,
+        bytes: Arc<Vec<u8>>,
         /// Who asked.
         reply: ActorRef<SessionMsg>,
     },

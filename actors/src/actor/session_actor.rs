@@ -16,8 +16,12 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, Super
 use tokio::sync::{broadcast, oneshot};
 
 use super::decoder::{DecoderMsg, FrameDecoder};
+use super::opener::{FrameOpener, OpenError};
 use super::pool::{Analysed, Job, JobError, PoolHandle};
 use super::quality_check::{FrameCheck, QualityCheck, QualityCheckMsg};
+use crate::actions::ActionKind;
+use crate::budget::{BudgetBreach, FrameBudget, FrameLimits};
+use crate::evidence::{EvidenceFrame, EvidencePicker};
 use crate::session::{
     FailReason, SessionConfig, SessionConfigError, SessionEvent, SessionLogic, Verdict,
 };
@@ -41,6 +45,10 @@ pub struct SessionOptions {
     pub event_capacity: usize,
     /// Period of the timer that reports drops and enforces timeouts.
     pub tick: Duration,
+    /// What the page may send (sealed frames only).
+    pub frame_limits: FrameLimits,
+    /// Step frames kept as evidence besides the best frame.
+    pub evidence_samples: usize,
 }
 
 impl Default for SessionOptions {
@@ -54,6 +62,8 @@ impl Default for SessionOptions {
             max_engine_failures: 5,
             event_capacity: 256,
             tick: Duration::from_millis(200),
+            frame_limits: FrameLimits::default(),
+            evidence_samples: 3,
         }
     }
 }
@@ -73,6 +83,81 @@ pub enum SessionError {
     /// The session did not answer in time.
     #[error("session did not answer within {0:?}")]
     Timeout(Duration),
+}
+
+/// Why a sealed frame or a hello was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FrameRefused {
+    /// It broke the session's frame limits.
+    #[error(transparent)]
+    Budget(#[from] BudgetBreach),
+    /// It did not open (or the key share was refused).
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The session has its verdict already.
+    #[error("the session is over")]
+    Ended,
+    /// The session takes no sealed frames (it was started without an opener).
+    #[error("the session takes no sealed frames")]
+    NotSealed,
+}
+
+/// Where a session stands, as a page (re)connecting needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionPosition {
+    /// The sequence number the next frame must exceed.
+    pub last_seq: u64,
+    /// Steps done.
+    pub done: usize,
+    /// Steps in the challenge.
+    pub total: usize,
+    /// The step asked for now.
+    pub step: Option<(usize, ActionKind)>,
+    /// The verdict, once there is one.
+    pub verdict: Option<Verdict>,
+}
+
+/// One step of the challenge as it went (seconds into the session).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepTiming {
+    /// Its position.
+    pub index: usize,
+    /// The action asked for.
+    pub action: ActionKind,
+    /// When it was asked.
+    pub started_t: f64,
+    /// When it was done, if it was.
+    pub passed_t: Option<f64>,
+}
+
+/// Everything a finished session leaves for its record.
+#[derive(Debug, Clone)]
+pub struct SessionOutcome {
+    /// The decision.
+    pub verdict: Verdict,
+    /// The steps as they went.
+    pub steps: Vec<StepTiming>,
+    /// The best frame and the step frames.
+    pub evidence: Vec<EvidenceFrame>,
+    /// The pipeline's counters.
+    pub status: SessionStatus,
+    /// The largest identity distance from the first sample (0 when never sampled twice).
+    pub max_identity_distance: f32,
+    /// Share of analysed frames with the face in view and no blocking prompt.
+    pub clean_share: f32,
+    /// Seconds from the first frame to the last.
+    pub duration_s: f64,
+}
+
+/// Why a frame or a hello sent to a session did not go in.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The session refused it.
+    #[error(transparent)]
+    Refused(#[from] FrameRefused),
+    /// The session cannot be reached.
+    #[error(transparent)]
+    Session(#[from] SessionError),
 }
 
 /// A snapshot of a session's pipeline.
@@ -96,6 +181,22 @@ pub struct SessionStatus {
 
 /// Messages of the session actor; callers use [`SessionHandle`] instead.
 pub enum SessionMsg {
+    /// The page's key share, from its hello.
+    Bind {
+        /// The key share.
+        client_key: Vec<u8>,
+        /// Where the session stands, or why the hello is refused.
+        reply: RpcReplyPort<Result<SessionPosition, FrameRefused>>,
+    },
+    /// A sealed frame from the page.
+    Sealed {
+        /// The frame as received.
+        bytes: Vec<u8>,
+        /// The frame's sequence number when accepted.
+        reply: RpcReplyPort<Result<u64, FrameRefused>>,
+    },
+    /// The outcome, once finished.
+    Outcome(RpcReplyPort<Option<SessionOutcome>>),
     /// A frame from the page, `t` seconds into the session.
     Frame {
         /// Capture time.
@@ -157,6 +258,7 @@ enum Stage {
 struct InFlight {
     seq: u64,
     t: f64,
+    jpeg: Arc<Vec<u8>>,
     stage: Stage,
     since: Instant,
 }
@@ -171,7 +273,13 @@ pub struct SessionState {
     checker: ActorRef<QualityCheckMsg>,
     track: TrackState,
     in_flight: Option<InFlight>,
-    waiting: Option<(f64, Vec<u8>)>,
+    waiting: Option<(f64, Arc<Vec<u8>>)>,
+    opener: Option<Box<dyn FrameOpener>>,
+    budget: FrameBudget,
+    first_capture_ms: Option<u64>,
+    evidence: EvidencePicker,
+    steps: Vec<StepTiming>,
+    clean_frames: u64,
     next_seq: u64,
     received: u64,
     analysed: u64,
@@ -191,6 +299,7 @@ pub struct SessionActor;
 
 /// Start arguments of a session actor.
 pub struct SessionArgs {
+    opener: Option<Box<dyn FrameOpener>>,
     logic: SessionLogic,
     pool: PoolHandle,
     options: SessionOptions,
@@ -200,6 +309,21 @@ pub struct SessionArgs {
 impl SessionState {
     fn emit(&mut self, events: Vec<SessionEvent>) {
         for e in events {
+            match &e {
+                SessionEvent::StepStarted { t, index, action } => self.steps.push(StepTiming {
+                    index: *index,
+                    action: *action,
+                    started_t: *t,
+                    passed_t: None,
+                }),
+                SessionEvent::StepPassed { t, index, .. } => {
+                    if let Some(step) = self.steps.iter_mut().find(|s| s.index == *index) {
+                        step.passed_t = Some(*t);
+                    }
+                    self.evidence.on_step_passed(*index);
+                }
+                _ => {}
+            }
             if matches!(e, SessionEvent::Finished { .. }) {
                 self.finished_at = Some(Instant::now());
                 self.waiting = None;
@@ -216,12 +340,13 @@ impl SessionState {
         }
     }
 
-    fn start(&mut self, myself: &ActorRef<SessionMsg>, t: f64, bytes: Vec<u8>) {
+    fn start(&mut self, myself: &ActorRef<SessionMsg>, t: f64, bytes: Arc<Vec<u8>>) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.in_flight = Some(InFlight {
             seq,
             t,
+            jpeg: Arc::clone(&bytes),
             stage: Stage::Decoding,
             since: Instant::now(),
         });
@@ -297,6 +422,74 @@ impl SessionState {
         });
     }
 
+    /// Takes a frame into the pipeline (or the waiting place).
+    fn accept(&mut self, myself: &ActorRef<SessionMsg>, t: f64, bytes: Arc<Vec<u8>>) {
+        self.received += 1;
+        self.last_activity = Instant::now();
+        self.last_frame = Some((t, Instant::now()));
+        if self.in_flight.is_some() {
+            if self.waiting.replace((t, bytes)).is_some() {
+                self.dropped += 1;
+            }
+        } else {
+            self.start(myself, t, bytes);
+        }
+    }
+
+    fn on_sealed(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        bytes: &[u8],
+    ) -> Result<u64, FrameRefused> {
+        if self.logic.is_finished() {
+            return Err(FrameRefused::Ended);
+        }
+        let Some(opener) = self.opener.as_mut() else {
+            return Err(FrameRefused::NotSealed);
+        };
+        if let Err(breach) = self.budget.charge(Instant::now(), bytes.len()) {
+            if breach.ends_session() {
+                let ev = self.logic.abort(FailReason::LimitExceeded);
+                self.emit(ev);
+            }
+            return Err(breach.into());
+        }
+        let frame = opener.open(bytes)?;
+        let first = *self.first_capture_ms.get_or_insert(frame.capture_ms);
+        let t = frame.capture_ms.saturating_sub(first) as f64 / 1000.0;
+        self.accept(myself, t, Arc::new(frame.jpeg));
+        Ok(frame.seq)
+    }
+
+    fn position(&self) -> SessionPosition {
+        let (done, total) = self.logic.progress();
+        SessionPosition {
+            last_seq: self.opener.as_ref().map_or(0, |o| o.last_seq()),
+            done,
+            total,
+            step: self.logic.current_step(),
+            verdict: self.logic.verdict().cloned(),
+        }
+    }
+
+    fn outcome(&self) -> Option<SessionOutcome> {
+        let verdict = self.logic.verdict()?.clone();
+        let duration_s = self.last_frame.map_or(0.0, |(t, _)| t);
+        Some(SessionOutcome {
+            verdict,
+            steps: self.steps.clone(),
+            evidence: self.evidence.frames(),
+            status: self.status(),
+            max_identity_distance: self.logic.max_identity_distance(),
+            clean_share: if self.analysed == 0 {
+                0.0
+            } else {
+                self.clean_frames as f32 / self.analysed as f32
+            },
+            duration_s,
+        })
+    }
+
     fn status(&self) -> SessionStatus {
         SessionStatus {
             frames_received: self.received,
@@ -338,6 +531,8 @@ impl Actor for SessionActor {
             Actor::spawn_linked(None, FrameDecoder, args.options.limits, myself.get_cell()).await?;
         let (checker, _) = Actor::spawn_linked(None, QualityCheck, (), myself.get_cell()).await?;
         let ticker = myself.send_interval(args.options.tick, || SessionMsg::Tick);
+        let budget = FrameBudget::new(args.options.frame_limits);
+        let evidence = EvidencePicker::new(args.options.evidence_samples);
         Ok(SessionState {
             logic: args.logic,
             pool: args.pool,
@@ -348,6 +543,12 @@ impl Actor for SessionActor {
             track: TrackState::default(),
             in_flight: None,
             waiting: None,
+            opener: args.opener,
+            budget,
+            first_capture_ms: None,
+            evidence,
+            steps: Vec::new(),
+            clean_frames: 0,
             next_seq: 0,
             received: 0,
             analysed: 0,
@@ -388,16 +589,25 @@ impl Actor for SessionActor {
                 if state.logic.is_finished() {
                     return Ok(());
                 }
-                state.received += 1;
+                state.accept(&myself, t, Arc::new(bytes));
+            }
+            SessionMsg::Bind { client_key, reply } => {
+                let bound = match state.opener.as_mut() {
+                    None => Err(FrameRefused::NotSealed),
+                    Some(opener) => opener
+                        .bind(&client_key)
+                        .map_err(FrameRefused::from)
+                        .map(|()| state.position()),
+                };
                 state.last_activity = Instant::now();
-                state.last_frame = Some((t, Instant::now()));
-                if state.in_flight.is_some() {
-                    if state.waiting.replace((t, bytes)).is_some() {
-                        state.dropped += 1;
-                    }
-                } else {
-                    state.start(&myself, t, bytes);
-                }
+                let _ = reply.send(bound);
+            }
+            SessionMsg::Sealed { bytes, reply } => {
+                let accepted = state.on_sealed(&myself, &bytes);
+                let _ = reply.send(accepted);
+            }
+            SessionMsg::Outcome(reply) => {
+                let _ = reply.send(state.outcome());
             }
             SessionMsg::Decoded { seq, result } => {
                 if !state.is_current(seq) {
@@ -465,6 +675,17 @@ impl Actor for SessionActor {
                         state.failures_in_row = 0;
                         state.analysed += 1;
                         let ev = state.logic.on_frame(&analysis);
+                        if let (Some(face), Some(f)) = (&analysis.main, &state.in_flight) {
+                            let clean = state
+                                .logic
+                                .top_prompt()
+                                .is_none_or(|p| !p.code.is_blocking());
+                            if clean {
+                                state.clean_frames += 1;
+                            }
+                            let jpeg = Arc::clone(&f.jpeg);
+                            state.evidence.offer(analysis.t, face, clean, &jpeg);
+                        }
                         state.emit(ev);
                         let embed = state.logic.wants_embedding(&analysis);
                         match analysis.main {
@@ -634,10 +855,30 @@ impl SessionHandle {
         pool: PoolHandle,
         options: SessionOptions,
     ) -> Result<Self, SessionError> {
+        Self::start_with(config, pool, options, None).await
+    }
+
+    /// Start a session that takes sealed frames from a page, opened by `opener`.
+    pub async fn start_sealed(
+        config: SessionConfig,
+        pool: PoolHandle,
+        options: SessionOptions,
+        opener: Box<dyn FrameOpener>,
+    ) -> Result<Self, SessionError> {
+        Self::start_with(config, pool, options, Some(opener)).await
+    }
+
+    async fn start_with(
+        config: SessionConfig,
+        pool: PoolHandle,
+        options: SessionOptions,
+        opener: Option<Box<dyn FrameOpener>>,
+    ) -> Result<Self, SessionError> {
         let logic = SessionLogic::new(config)?;
         let (events, _) = broadcast::channel(options.event_capacity.max(1));
         let call_timeout = options.call_timeout;
         let args = SessionArgs {
+            opener,
             logic,
             pool,
             options,
@@ -659,6 +900,26 @@ impl SessionHandle {
         self.actor
             .send_message(SessionMsg::Frame { t, bytes: jpeg })
             .map_err(|_| SessionError::Gone)
+    }
+
+    /// Binds the page's key share (hello) and says where the session stands.
+    pub async fn bind(&self, client_key: Vec<u8>) -> Result<SessionPosition, SendError> {
+        Ok(self
+            .call(|reply| SessionMsg::Bind { client_key, reply })
+            .await??)
+    }
+
+    /// Hands a sealed frame to the session, which opens and analyses it; answers with its
+    /// sequence number once it is accepted (before analysis).
+    pub async fn send_sealed(&self, bytes: Vec<u8>) -> Result<u64, SendError> {
+        Ok(self
+            .call(|reply| SessionMsg::Sealed { bytes, reply })
+            .await??)
+    }
+
+    /// The outcome, once the session has its verdict (`None` before).
+    pub async fn outcome(&self) -> Result<Option<SessionOutcome>, SessionError> {
+        self.call(SessionMsg::Outcome).await
     }
 
     /// A receiver of the session's events from now on (a lagging one skips the oldest).

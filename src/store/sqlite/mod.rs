@@ -4,6 +4,11 @@
 //! disk never stalls the async runtime. One writer is what SQLite allows anyway; WAL lets other
 //! processes (a backup, the `sqlite3` shell) read meanwhile.
 
+mod apps;
+mod callbacks;
+mod sessions;
+mod signing_keys;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -271,6 +276,55 @@ fn json_text(value: &Value) -> String {
     value.to_string()
 }
 
+/// Inserts a record of the tenant on `conn` (the connection, or a transaction that writes more
+/// beside it: a session).
+fn insert_record_on(
+    conn: &Connection,
+    tenant: TenantId,
+    new: &NewRecord,
+) -> Result<Record, StoreError> {
+    let record = Record {
+        id: RecordId::new(),
+        tenant_id: tenant,
+        scene_id: new.scene_id,
+        scene_version: new.scene_version,
+        session_id: new.session_id,
+        biz_id: new.biz_id.clone(),
+        app_id: new.app_id.clone(),
+        status: new.status,
+        verdict: None,
+        reasons: Value::Array(Vec::new()),
+        scores: Value::Object(Default::default()),
+        client: new.client.clone(),
+        created_at: now_micros(),
+        finished_at: None,
+    };
+    conn.execute(
+        &format!(
+            "INSERT INTO records ({RECORD_COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        ),
+        params![
+            record.id.to_string(),
+            record.tenant_id.to_string(),
+            record.scene_id.to_string(),
+            record.scene_version,
+            record.session_id.to_string(),
+            record.biz_id,
+            record.app_id,
+            record.status.as_str(),
+            record.verdict.map(Verdict::as_str),
+            json_text(&record.reasons),
+            json_text(&record.scores),
+            json_text(&record.client),
+            text_time(record.created_at),
+            record.finished_at.map(text_time)
+        ],
+    )
+    .map_err(map_err)?;
+    Ok(record)
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> StoreBackend {
@@ -505,49 +559,9 @@ impl Store for SqliteStore {
     }
 
     async fn insert_record(&self, tenant: TenantId, new: &NewRecord) -> Result<Record, StoreError> {
-        let record = Record {
-            id: RecordId::new(),
-            tenant_id: tenant,
-            scene_id: new.scene_id,
-            scene_version: new.scene_version,
-            session_id: new.session_id,
-            biz_id: new.biz_id.clone(),
-            app_id: new.app_id.clone(),
-            status: new.status,
-            verdict: None,
-            reasons: Value::Array(Vec::new()),
-            scores: Value::Object(Default::default()),
-            client: new.client.clone(),
-            created_at: now_micros(),
-            finished_at: None,
-        };
-        self.call(move |conn| {
-            conn.execute(
-                &format!(
-                    "INSERT INTO records ({RECORD_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-                ),
-                params![
-                    record.id.to_string(),
-                    record.tenant_id.to_string(),
-                    record.scene_id.to_string(),
-                    record.scene_version,
-                    record.session_id.to_string(),
-                    record.biz_id,
-                    record.app_id,
-                    record.status.as_str(),
-                    record.verdict.map(Verdict::as_str),
-                    json_text(&record.reasons),
-                    json_text(&record.scores),
-                    json_text(&record.client),
-                    text_time(record.created_at),
-                    record.finished_at.map(text_time)
-                ],
-            )
-            .map_err(map_err)?;
-            Ok(record)
-        })
-        .await
+        let new = new.clone();
+        self.call(move |conn| insert_record_on(conn, tenant, &new))
+            .await
     }
 
     async fn record(&self, tenant: TenantId, id: RecordId) -> Result<Record, StoreError> {

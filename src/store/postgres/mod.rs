@@ -4,6 +4,11 @@
 //! 23505 (unique violation) is `Conflict` with the constraint's name, 23503 (foreign key) and
 //! 23514 (check) are `Invalid`, connection and pool failures are `Unavailable`.
 
+mod apps;
+mod callbacks;
+mod sessions;
+mod signing_keys;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -197,6 +202,42 @@ fn record_row(row: &Row) -> Result<Record, StoreError> {
     })
 }
 
+/// Inserts a record of the tenant through `client`: a pooled connection, or a transaction that
+/// writes more beside it (a session).
+async fn insert_record_on(
+    client: &impl deadpool_postgres::GenericClient,
+    tenant: TenantId,
+    new: &NewRecord,
+) -> Result<Record, StoreError> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "INSERT INTO records (id, tenant_id, scene_id, scene_version, session_id, biz_id, \
+             app_id, status, client, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {RECORD_COLUMNS}"
+        ))
+        .await
+        .map_err(map_err)?;
+    let row = client
+        .query_one(
+            &stmt,
+            &[
+                &RecordId::new().0,
+                &tenant.0,
+                &new.scene_id.0,
+                &new.scene_version,
+                &new.session_id,
+                &new.biz_id,
+                &new.app_id,
+                &new.status.as_str(),
+                &new.client,
+                &now_micros(),
+            ],
+        )
+        .await
+        .map_err(map_err)?;
+    record_row(&row)
+}
+
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> StoreBackend {
@@ -369,27 +410,7 @@ impl Store for PgStore {
     }
 
     async fn insert_record(&self, tenant: TenantId, new: &NewRecord) -> Result<Record, StoreError> {
-        self.query_one(
-            &format!(
-                "INSERT INTO records (id, tenant_id, scene_id, scene_version, session_id, biz_id, \
-                 app_id, status, client, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {RECORD_COLUMNS}"
-            ),
-            &[
-                &RecordId::new().0,
-                &tenant.0,
-                &new.scene_id.0,
-                &new.scene_version,
-                &new.session_id,
-                &new.biz_id,
-                &new.app_id,
-                &new.status.as_str(),
-                &new.client,
-                &now_micros(),
-            ],
-            record_row,
-        )
-        .await
+        insert_record_on(&self.client().await?, tenant, new).await
     }
 
     async fn record(&self, tenant: TenantId, id: RecordId) -> Result<Record, StoreError> {

@@ -1,0 +1,205 @@
+//! The H5 page's side of the server: the page itself, its challenge and its WebSocket
+//! (`docs/h5-protocol.md`).
+//!
+//! - `messages.rs`: the JSON messages and closing codes (pure).
+//! - `seal.rs`: the sealing suite (X25519, HKDF-SHA256, ChaCha20-Poly1305) (pure).
+//! - `ws.rs`: one connection's loop.
+
+pub mod messages;
+pub mod seal;
+pub mod ws;
+
+use std::path::PathBuf;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use livegate_actors::prompts::Lang;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::sessions::{Connection, SessionService};
+
+/// Where the built page is served from.
+#[derive(Debug, Clone)]
+pub struct PageDir(pub PathBuf);
+
+/// Registers `/h5/` (the page), the challenge and the WebSocket. Needs `web::Data` of
+/// [`SessionService`] and [`PageDir`].
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/h5/v1/sessions/{id}/challenge", web::get().to(challenge))
+        .route("/h5/v1/sessions/{id}/ws", web::get().to(socket))
+        .route("/h5", web::get().to(redirect_to_page))
+        .route("/h5/", web::get().to(page_index))
+        .route("/h5/{file:.*}", web::get().to(page_file));
+}
+
+#[derive(Debug, Deserialize)]
+struct LangQuery {
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SocketQuery {
+    #[serde(default)]
+    t: String,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+fn lang(code: Option<&str>) -> Lang {
+    match code {
+        Some(c) if c.eq_ignore_ascii_case("en") || c.to_ascii_lowercase().starts_with("en-") => {
+            Lang::En
+        }
+        _ => Lang::ZhCn,
+    }
+}
+
+fn session_id(raw: &str) -> Result<Uuid, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::new(ErrorCode::NotFound).with_detail(json!({ "reason": "not a session id" }))
+    })
+}
+
+fn bearer(req: &HttpRequest) -> &str {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .trim()
+}
+
+async fn challenge(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<LangQuery>,
+    service: web::Data<SessionService>,
+) -> Result<HttpResponse, ApiError> {
+    let id = session_id(&path)?;
+    let view = service
+        .challenge(id, bearer(&req), lang(query.lang.as_deref()))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(view))
+}
+
+async fn socket(
+    req: HttpRequest,
+    body: web::Payload,
+    path: web::Path<String>,
+    query: web::Query<SocketQuery>,
+    service: web::Data<SessionService>,
+) -> Result<HttpResponse, ApiError> {
+    let id = session_id(&path)?;
+    let target = service.connect(id, &query.t).await?;
+    let lang = lang(query.lang.as_deref());
+    let (response, session, stream) = actix_ws::handle(&req, body).map_err(|err| {
+        ApiError::new(ErrorCode::BadRequest)
+            .with_detail(json!({ "reason": "not a WebSocket upgrade" }))
+            .with_cause(err)
+    })?;
+    match target {
+        Connection::Ended(result) => {
+            let stream = stream.max_frame_size(1 << 20).aggregate_continuations();
+            actix_web::rt::spawn(ws::serve_ended(session, stream, result, lang));
+        }
+        Connection::Live(live) => {
+            let max = service.frame_limits(&live.rules).max_frame_bytes;
+            let stream = stream
+                .max_frame_size(max)
+                .aggregate_continuations()
+                .max_continuation_size(max);
+            let service = service.get_ref().clone();
+            actix_web::rt::spawn(ws::serve_live(session, stream, service, live, lang));
+        }
+    }
+    Ok(response)
+}
+
+async fn redirect_to_page(req: HttpRequest) -> HttpResponse {
+    let query = req.query_string();
+    let location = if query.is_empty() {
+        "/h5/".to_owned()
+    } else {
+        format!("/h5/?{query}")
+    };
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+async fn page_index(dir: web::Data<PageDir>) -> Result<HttpResponse, ApiError> {
+    serve_file(&dir, "index.html").await
+}
+
+async fn page_file(
+    path: web::Path<String>,
+    dir: web::Data<PageDir>,
+) -> Result<HttpResponse, ApiError> {
+    serve_file(&dir, &path).await
+}
+
+/// Serves one file of the built page; names are checked so nothing outside the folder is read.
+async fn serve_file(dir: &PageDir, name: &str) -> Result<HttpResponse, ApiError> {
+    let safe = !name.is_empty()
+        && name.split('/').all(|part| {
+            !part.is_empty()
+                && part != ".."
+                && part != "."
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        });
+    if !safe {
+        return Err(ApiError::new(ErrorCode::NotFound));
+    }
+    let path = dir.0.join(name);
+    let bytes = match tokio::fs::read(&path).await {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            if name == "index.html" {
+                return Err(ApiError::new(ErrorCode::Unavailable).with_detail(json!({
+                    "reason": format!("the H5 page is not built in {}: run scripts/setup", dir.0.display())
+                })));
+            }
+            return Err(ApiError::new(ErrorCode::NotFound));
+        }
+        Err(err) => {
+            return Err(ApiError::internal(format!(
+                "reading {}: {err}",
+                path.display()
+            )))
+        }
+    };
+    let content_type = match name.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("json") => "application/json",
+        Some("ico") => "image/x-icon",
+        _ => "application/octet-stream",
+    };
+    // Built assets carry a content hash in their names; the page itself must always be fresh.
+    let cache = if name.starts_with("assets/") {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CACHE_CONTROL, cache))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; frame-ancestors *",
+        ))
+        .body(bytes))
+}

@@ -1,0 +1,165 @@
+//! A serving node: every service `livegate serve` runs, built from the configuration and the
+//! store, with the routes that expose them and the background jobs that keep them.
+//!
+//! ```text
+//! Node::start ─┬─ MasterKey, ResultSigner (+ rotation job)      /open/v1/*, /.well-known/jwks.json
+//!              ├─ nonce prune job
+//!              ├─ ModelPool (one worker per core)               /h5/v1/sessions/{id}/{challenge,ws}
+//!              ├─ TenantManager, LocalRegistry                  /h5/ (the page)
+//!              ├─ CallbackDelivery (outbox worker)
+//!              └─ SessionService (+ expiry sweep)
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use livegate_actors::actor::{PoolConfig, PoolHandle};
+use livegate_actors::tenant::TenantManagerHandle;
+use livegate_cluster::registry::LocalRegistry;
+use livegate_models::ModelRegistry;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::callbacks::secrets::SceneConfigSecrets;
+use crate::callbacks::{send::http_client, CallbackDelivery, DeliveryPolicy};
+use crate::commands::CommandError;
+use crate::config::Config;
+use crate::evidence::LocalEvidence;
+use crate::h5::PageDir;
+use crate::result_signing::{ResultSigner, RotationPolicy, ROTATION_CHECK_EVERY};
+use crate::secrets::MasterKey;
+use crate::sessions::live::LiveSession;
+use crate::sessions::{SessionService, SessionServiceParts, SessionSettings};
+use crate::store::Store;
+
+/// How often expired request nonces are pruned.
+const NONCE_PRUNE_EVERY: Duration = Duration::from_secs(300);
+
+/// The services of a running node.
+pub struct Node {
+    master: web::Data<MasterKey>,
+    signer: web::Data<ResultSigner>,
+    sessions: web::Data<SessionService>,
+    page: web::Data<PageDir>,
+    pool: PoolHandle,
+    tenants: TenantManagerHandle,
+    stop: watch::Sender<bool>,
+    jobs: Vec<JoinHandle<()>>,
+}
+
+impl Node {
+    /// Starts every service over an opened, migrated store.
+    pub async fn start(config: &Config, store: Arc<dyn Store>) -> Result<Self, CommandError> {
+        let (stop, stopped) = watch::channel(false);
+        let until_stopped = move || {
+            let mut rx = stopped.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        let master = MasterKey::load_or_create(config)?;
+        let signer = ResultSigner::start(
+            Arc::clone(&store),
+            master.clone(),
+            RotationPolicy::from_config(&config.signing),
+        )
+        .await?;
+        let mut jobs = vec![
+            signer.spawn_rotation(ROTATION_CHECK_EVERY),
+            spawn_nonce_pruning(Arc::clone(&store)),
+        ];
+        let registry = ModelRegistry::open(&config.models.dir).map_err(CommandError::Models)?;
+        let pool = PoolHandle::start(
+            crate::models::engine_factory(registry),
+            PoolConfig::default(),
+        )
+        .await
+        .map_err(|err| CommandError::Node(format!("model pool: {err}")))?;
+        let tenants = TenantManagerHandle::start(config.tenants)
+            .await
+            .map_err(|err| CommandError::Node(format!("tenant manager: {err}")))?;
+        let policy = DeliveryPolicy::from(&config.callbacks);
+        let client = http_client(policy.timeout)
+            .map_err(|err| CommandError::Node(format!("callback http client: {err}")))?;
+        let (callbacks, delivery) = CallbackDelivery::start(
+            Arc::clone(&store),
+            client,
+            Arc::new(SceneConfigSecrets::new(Arc::clone(&store))),
+            policy,
+            until_stopped(),
+        );
+        jobs.push(delivery);
+        let sessions = SessionService::new(SessionServiceParts {
+            store: Arc::clone(&store),
+            registry: Arc::new(LocalRegistry::<Arc<LiveSession>>::new()),
+            tenants: tenants.clone(),
+            pool: pool.clone(),
+            settings: SessionSettings {
+                public_url: config.public_url(),
+                frame_limits: config.sessions.frame_limits(),
+                thresholds: config.engine.thresholds.clone(),
+                sweep_every: Duration::from_secs(config.sessions.sweep_secs),
+            },
+            signer: signer.clone(),
+            evidence: Arc::new(LocalEvidence::new(config.evidence_dir())),
+            callbacks,
+        });
+        jobs.push(tokio::spawn(sessions.clone().run_sweeper(until_stopped())));
+        Ok(Self {
+            master: web::Data::new(master),
+            signer: web::Data::new(signer),
+            sessions: web::Data::new(sessions),
+            page: web::Data::new(PageDir(config.server.h5_dir.clone())),
+            pool,
+            tenants,
+            stop,
+            jobs,
+        })
+    }
+
+    /// The routes of the node's services, for `server::run_with`.
+    pub fn routes(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+        let (master, signer, sessions, page) = (
+            self.master.clone(),
+            self.signer.clone(),
+            self.sessions.clone(),
+            self.page.clone(),
+        );
+        move |cfg: &mut web::ServiceConfig| {
+            cfg.app_data(master.clone())
+                .app_data(signer.clone())
+                .app_data(sessions.clone())
+                .app_data(page.clone());
+            crate::open_api::configure(cfg);
+            crate::h5::configure(cfg);
+        }
+    }
+
+    /// Stops the background jobs and the actors.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for job in self.jobs {
+            // Jobs that wait for the stop signal end by themselves; the periodic ones are cut.
+            job.abort();
+        }
+        self.tenants.stop().await;
+        self.pool.stop().await;
+    }
+}
+
+fn spawn_nonce_pruning(store: Arc<dyn Store>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(NONCE_PRUNE_EVERY);
+        loop {
+            tick.tick().await;
+            match crate::open_api::auth::prune_expired_nonces(store.as_ref(), chrono::Utc::now())
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(pruned = n, "expired request nonces pruned"),
+                Err(err) => tracing::warn!(error = %err, "cannot prune request nonces"),
+            }
+        }
+    })
+}

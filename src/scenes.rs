@@ -1,0 +1,970 @@
+//! Scene rules: the typed, validated form of a scene's `config` JSON (`store::Scene::config`).
+//!
+//! Every field is optional and has a default, so the seeded `default` scene's `{}` is a complete
+//! set of rules; unknown fields are refused (a typo must not silently keep a default). Errors name
+//! the JSON path: `actions.count: must be between 1 and 6 (got 9)`. The thresholds are a partial
+//! override merged over the server's `[engine.thresholds]`, then validated as a whole.
+//!
+//! ```json
+//! { "modes": ["action"],
+//!   "actions": {"pool": ["blink", "mouth_open", "turn_left", "turn_right", "nod", "raise_head"],
+//!               "count": 2},
+//!   "timeouts": {"link_s": 600, "step_s": 10, "session_s": 60},
+//!   "retries": 0,
+//!   "thresholds": {"min_face_ratio": 0.2},
+//!   "callback": {"url": "https://bank.example/liveness/callback", "secret": "at least 16 chars"},
+//!   "return_urls": ["https://bank.example/liveness/return"],
+//!   "evidence": {"retention_days": 180, "sampled_frames": 3},
+//!   "capture": {"width": 480, "height": 640, "jpeg_quality": 0.8, "min_fps": 8, "max_fps": 15} }
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use livegate_actors::actions::ActionKind;
+use livegate_actors::budget::FrameLimits;
+use livegate_actors::challenge::{choose_steps, ChallengeError};
+use livegate_actors::session::SessionConfig;
+use livegate_actors::thresholds::QualityThresholds;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use url::Url;
+
+/// A rule that does not hold; `path` is where in the config JSON (`actions.count`,
+/// `return_urls[1]`), empty for the config as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct SceneRulesError {
+    /// Where in the JSON.
+    pub path: String,
+    /// What is wrong there.
+    pub reason: String,
+}
+
+impl fmt::Display for SceneRulesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.reason)
+        } else {
+            write!(f, "{}: {}", self.path, self.reason)
+        }
+    }
+}
+
+fn invalid(path: impl Into<String>, reason: impl Into<String>) -> SceneRulesError {
+    SceneRulesError {
+        path: path.into(),
+        reason: reason.into(),
+    }
+}
+
+/// A serde error at `inner` (as serde_path_to_error tracked it) below `prefix`.
+fn at_path(prefix: &str, err: serde_path_to_error::Error<serde_json::Error>) -> SceneRulesError {
+    let inner = err.path().to_string();
+    let path = match (prefix.is_empty(), inner.as_str()) {
+        (_, ".") => prefix.to_owned(),
+        (true, _) => inner,
+        (false, _) => format!("{prefix}.{inner}"),
+    };
+    invalid(path, err.into_inner().to_string())
+}
+
+fn within(path: &str, got: u64, lo: u64, hi: u64) -> Result<u64, SceneRulesError> {
+    if (lo..=hi).contains(&got) {
+        Ok(got)
+    } else {
+        Err(invalid(
+            path,
+            format!("must be between {lo} and {hi} (got {got})"),
+        ))
+    }
+}
+
+/// How the person proves liveness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SceneMode {
+    /// Random actions (blink, turns ...) asked one after the other.
+    Action,
+}
+
+impl SceneMode {
+    /// The name in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SceneMode::Action => "action",
+        }
+    }
+}
+
+/// Modes named in the product but not built yet: refused with their own message.
+const LATER_MODES: [&str; 2] = ["colour", "silent"];
+
+/// Which actions a challenge draws from, and how many.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionRules {
+    /// Distinct challenge actions to draw from.
+    pub pool: Vec<ActionKind>,
+    /// Steps per challenge, `1..=pool.len()`.
+    pub count: usize,
+}
+
+/// How long things may take, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Timeouts {
+    /// The session link is valid this long from the session's creation (`60..=86400`).
+    pub link_s: u32,
+    /// Longest time for one step (`3..=60`).
+    pub step_s: u32,
+    /// Longest time for the whole session from its first frame (`10..=600`, at least `step_s`).
+    pub session_s: u32,
+}
+
+impl Timeouts {
+    /// `link_s` as a duration.
+    pub fn link_validity(&self) -> Duration {
+        Duration::from_secs(self.link_s.into())
+    }
+}
+
+/// Where the verdict is posted, and the key that signs it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CallbackRules {
+    /// An http or https URL.
+    pub url: Url,
+    secret: String,
+}
+
+impl CallbackRules {
+    /// The signing secret (at least 16 characters); never log it.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+}
+
+impl fmt::Debug for CallbackRules {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallbackRules")
+            .field("url", &self.url.as_str())
+            .field("secret", &"***")
+            .finish()
+    }
+}
+
+/// What is kept of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EvidenceRules {
+    /// Days the evidence frames are kept (`1..=3650`).
+    pub retention_days: u32,
+    /// Step frames kept besides the best frame (`0..=10`).
+    pub sampled_frames: usize,
+}
+
+/// How the page captures frames (sent to the page).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CaptureRules {
+    /// Frame width in pixels (`160..=1920`).
+    pub width: u32,
+    /// Frame height in pixels (`160..=1920`).
+    pub height: u32,
+    /// JPEG quality, `0.1..=1.0`.
+    pub jpeg_quality: f32,
+    /// Fewest frames a second the page must reach.
+    pub min_fps: u32,
+    /// Most frames a second the page sends (at most the server's frame limit).
+    pub max_fps: u32,
+}
+
+/// A scene's rules, complete and checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SceneRules {
+    /// Liveness modes, in the order they run (only `action` for now).
+    pub modes: Vec<SceneMode>,
+    /// The challenge's actions.
+    pub actions: ActionRules,
+    /// Time limits.
+    pub timeouts: Timeouts,
+    /// Extra attempts allowed after a failed one, within the same link (`0..=3`).
+    pub retries: u8,
+    /// The server's thresholds with the scene's overrides applied.
+    pub thresholds: QualityThresholds,
+    /// Where the verdict is posted, if anywhere.
+    pub callback: Option<CallbackRules>,
+    /// Allowed return URL prefixes; empty: no return URL is allowed.
+    pub return_urls: Vec<Url>,
+    /// What is kept.
+    pub evidence: EvidenceRules,
+    /// How the page captures.
+    pub capture: CaptureRules,
+}
+
+/// The config JSON as written: every field optional, nothing unknown.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawRules {
+    modes: Vec<String>,
+    actions: RawActions,
+    timeouts: RawTimeouts,
+    retries: u64,
+    thresholds: Map<String, Value>,
+    callback: Option<RawCallback>,
+    return_urls: Vec<String>,
+    evidence: RawEvidence,
+    capture: RawCapture,
+}
+
+impl Default for RawRules {
+    fn default() -> Self {
+        Self {
+            modes: vec![SceneMode::Action.as_str().to_owned()],
+            actions: RawActions::default(),
+            timeouts: RawTimeouts::default(),
+            retries: 0,
+            thresholds: Map::new(),
+            callback: None,
+            return_urls: Vec::new(),
+            evidence: RawEvidence::default(),
+            capture: RawCapture::default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawActions {
+    pool: Vec<String>,
+    count: u64,
+}
+
+impl Default for RawActions {
+    fn default() -> Self {
+        Self {
+            pool: ActionKind::CHALLENGE
+                .iter()
+                .map(|k| k.as_str().to_owned())
+                .collect(),
+            count: 2,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawTimeouts {
+    link_s: u64,
+    step_s: u64,
+    session_s: u64,
+}
+
+impl Default for RawTimeouts {
+    fn default() -> Self {
+        Self {
+            link_s: 600,
+            step_s: 10,
+            session_s: 60,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCallback {
+    url: String,
+    secret: String,
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawEvidence {
+    retention_days: u64,
+    sampled_frames: u64,
+}
+
+impl Default for RawEvidence {
+    fn default() -> Self {
+        Self {
+            retention_days: 180,
+            sampled_frames: 3,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawCapture {
+    width: u64,
+    height: u64,
+    jpeg_quality: f64,
+    min_fps: u64,
+    max_fps: u64,
+}
+
+impl Default for RawCapture {
+    fn default() -> Self {
+        Self {
+            width: 480,
+            height: 640,
+            jpeg_quality: 0.8,
+            min_fps: 8,
+            max_fps: 15,
+        }
+    }
+}
+
+/// Most return URL prefixes a scene may list.
+const MAX_RETURN_URLS: usize = 20;
+/// Shortest callback secret, in characters.
+const MIN_SECRET_CHARS: usize = 16;
+/// Longest callback secret, in characters.
+const MAX_SECRET_CHARS: usize = 256;
+
+fn small(v: u64) -> u32 {
+    // Only called on values already checked against a range far below u32::MAX.
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+fn modes(raw: &[String]) -> Result<Vec<SceneMode>, SceneRulesError> {
+    if raw.is_empty() {
+        return Err(invalid("modes", "must name at least one mode"));
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, name) in raw.iter().enumerate() {
+        let path = format!("modes[{i}]");
+        let mode = match name.as_str() {
+            "action" => SceneMode::Action,
+            later if LATER_MODES.contains(&later) => {
+                return Err(invalid(
+                    path,
+                    format!("{later:?} is not available yet (only \"action\")"),
+                ))
+            }
+            other => {
+                return Err(invalid(
+                    path,
+                    format!("unknown mode {other:?} (only \"action\")"),
+                ))
+            }
+        };
+        if out.contains(&mode) {
+            return Err(invalid(path, format!("{name:?} is listed twice")));
+        }
+        out.push(mode);
+    }
+    Ok(out)
+}
+
+fn actions(raw: &RawActions) -> Result<ActionRules, SceneRulesError> {
+    if raw.pool.is_empty() {
+        return Err(invalid("actions.pool", "must name at least one action"));
+    }
+    let mut pool = Vec::with_capacity(raw.pool.len());
+    for (i, name) in raw.pool.iter().enumerate() {
+        let path = format!("actions.pool[{i}]");
+        let Some(kind) = ActionKind::CHALLENGE
+            .into_iter()
+            .find(|k| k.as_str() == name)
+        else {
+            let names: Vec<&str> = ActionKind::CHALLENGE.iter().map(|k| k.as_str()).collect();
+            let reason = if name == ActionKind::EyesClosed.as_str() {
+                format!("{name:?} is not a challenge action")
+            } else {
+                format!("unknown action {name:?} (one of {})", names.join(", "))
+            };
+            return Err(invalid(path, reason));
+        };
+        if pool.contains(&kind) {
+            return Err(invalid(path, format!("{name:?} is listed twice")));
+        }
+        pool.push(kind);
+    }
+    let count = within("actions.count", raw.count, 1, pool.len() as u64)?;
+    Ok(ActionRules {
+        pool,
+        count: count as usize,
+    })
+}
+
+fn timeouts(raw: &RawTimeouts) -> Result<Timeouts, SceneRulesError> {
+    let link_s = within("timeouts.link_s", raw.link_s, 60, 86_400)?;
+    let step_s = within("timeouts.step_s", raw.step_s, 3, 60)?;
+    let session_s = within("timeouts.session_s", raw.session_s, 10, 600)?;
+    if step_s > session_s {
+        return Err(invalid(
+            "timeouts.step_s",
+            format!("must not exceed timeouts.session_s ({step_s} > {session_s})"),
+        ));
+    }
+    Ok(Timeouts {
+        link_s: small(link_s),
+        step_s: small(step_s),
+        session_s: small(session_s),
+    })
+}
+
+fn thresholds(
+    server: &QualityThresholds,
+    overrides: &Map<String, Value>,
+) -> Result<QualityThresholds, SceneRulesError> {
+    let mut merged = serde_json::to_value(server)
+        .map_err(|e| invalid("thresholds", format!("server thresholds unreadable: {e}")))?;
+    if let Value::Object(fields) = &mut merged {
+        for (name, value) in overrides {
+            fields.insert(name.clone(), value.clone());
+        }
+    }
+    let merged: QualityThresholds =
+        serde_path_to_error::deserialize(&merged).map_err(|e| at_path("thresholds", e))?;
+    merged
+        .validate()
+        .map_err(|e| invalid(format!("thresholds.{}", e.field), e.reason))?;
+    Ok(merged)
+}
+
+fn http_url(path: &str, text: &str) -> Result<Url, SceneRulesError> {
+    let url = Url::parse(text).map_err(|e| invalid(path, format!("not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(
+            path,
+            format!("must be http or https (got {})", url.scheme()),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(path, "must name a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(path, "must not carry a user name or password"));
+    }
+    Ok(url)
+}
+
+fn callback(raw: &RawCallback) -> Result<CallbackRules, SceneRulesError> {
+    let url = http_url("callback.url", &raw.url)?;
+    let chars = raw.secret.chars().count();
+    if !(MIN_SECRET_CHARS..=MAX_SECRET_CHARS).contains(&chars) {
+        return Err(invalid(
+            "callback.secret",
+            format!("must be {MIN_SECRET_CHARS} to {MAX_SECRET_CHARS} characters (got {chars})"),
+        ));
+    }
+    Ok(CallbackRules {
+        url,
+        secret: raw.secret.clone(),
+    })
+}
+
+fn return_urls(raw: &[String]) -> Result<Vec<Url>, SceneRulesError> {
+    if raw.len() > MAX_RETURN_URLS {
+        return Err(invalid(
+            "return_urls",
+            format!("at most {MAX_RETURN_URLS} prefixes (got {})", raw.len()),
+        ));
+    }
+    raw.iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let path = format!("return_urls[{i}]");
+            let url = http_url(&path, text)?;
+            if url.query().is_some() || url.fragment().is_some() {
+                return Err(invalid(path, "a prefix has no query or fragment"));
+            }
+            Ok(url)
+        })
+        .collect()
+}
+
+fn evidence(raw: &RawEvidence) -> Result<EvidenceRules, SceneRulesError> {
+    Ok(EvidenceRules {
+        retention_days: small(within(
+            "evidence.retention_days",
+            raw.retention_days,
+            1,
+            3650,
+        )?),
+        sampled_frames: within("evidence.sampled_frames", raw.sampled_frames, 0, 10)? as usize,
+    })
+}
+
+fn capture(raw: &RawCapture) -> Result<CaptureRules, SceneRulesError> {
+    let width = within("capture.width", raw.width, 160, 1920)?;
+    let height = within("capture.height", raw.height, 160, 1920)?;
+    if !(raw.jpeg_quality.is_finite() && (0.1..=1.0).contains(&raw.jpeg_quality)) {
+        return Err(invalid(
+            "capture.jpeg_quality",
+            format!("must be between 0.1 and 1 (got {})", raw.jpeg_quality),
+        ));
+    }
+    // The page must not plan to send more than the session's frame budget takes.
+    let fps_limit = u64::from(FrameLimits::default().max_fps);
+    let min_fps = within("capture.min_fps", raw.min_fps, 1, fps_limit)?;
+    let max_fps = within("capture.max_fps", raw.max_fps, 1, fps_limit)?;
+    if min_fps > max_fps {
+        return Err(invalid(
+            "capture.min_fps",
+            format!("must not exceed capture.max_fps ({min_fps} > {max_fps})"),
+        ));
+    }
+    Ok(CaptureRules {
+        width: small(width),
+        height: small(height),
+        jpeg_quality: raw.jpeg_quality as f32,
+        min_fps: small(min_fps),
+        max_fps: small(max_fps),
+    })
+}
+
+impl SceneRules {
+    /// Reads and checks a scene's `config`; `server` is the server's `[engine.thresholds]`,
+    /// under the scene's overrides.
+    pub fn from_config(
+        config: &Value,
+        server: &QualityThresholds,
+    ) -> Result<SceneRules, SceneRulesError> {
+        if !config.is_object() {
+            return Err(invalid("", "scene config must be a JSON object"));
+        }
+        let raw: RawRules = serde_path_to_error::deserialize(config).map_err(|e| at_path("", e))?;
+        Ok(SceneRules {
+            modes: modes(&raw.modes)?,
+            actions: actions(&raw.actions)?,
+            timeouts: timeouts(&raw.timeouts)?,
+            retries: within("retries", raw.retries, 0, 3)? as u8,
+            thresholds: thresholds(server, &raw.thresholds)?,
+            callback: raw.callback.as_ref().map(callback).transpose()?,
+            return_urls: return_urls(&raw.return_urls)?,
+            evidence: evidence(&raw.evidence)?,
+            capture: capture(&raw.capture)?,
+        })
+    }
+
+    /// Whether a request's `return_url` is under one of the scene's prefixes: same scheme, host
+    /// and port, and a path equal to the prefix's or below it (`/return` allows `/return/ok`,
+    /// not `/returned`). Compared after parsing, so `https://bank.example@evil.example/` or
+    /// `/return/../admin` cannot pass as the bank's.
+    pub fn allows_return_url(&self, candidate: &str) -> bool {
+        let Ok(url) = Url::parse(candidate) else {
+            return false;
+        };
+        if !matches!(url.scheme(), "http" | "https")
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return false;
+        }
+        self.return_urls.iter().any(|prefix| {
+            prefix.scheme() == url.scheme()
+                && prefix.host() == url.host()
+                && prefix.port_or_known_default() == url.port_or_known_default()
+                && path_is_under(prefix.path(), url.path())
+        })
+    }
+
+    /// A fresh random challenge from the scene's pool.
+    pub fn choose_challenge(
+        &self,
+        rng: &mut impl rand::Rng,
+    ) -> Result<Vec<ActionKind>, ChallengeError> {
+        choose_steps(&self.actions.pool, self.actions.count, rng)
+    }
+
+    /// The session configuration for `challenge` under these rules.
+    pub fn session_config(&self, challenge: Vec<ActionKind>) -> SessionConfig {
+        SessionConfig {
+            challenge,
+            step_timeout_s: f64::from(self.timeouts.step_s),
+            session_timeout_s: f64::from(self.timeouts.session_s),
+            thresholds: self.thresholds.clone(),
+        }
+    }
+}
+
+fn path_is_under(prefix: &str, path: &str) -> bool {
+    if prefix.ends_with('/') {
+        return path.starts_with(prefix);
+    }
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The config as stored, with `callback.secret` replaced by `"***"`: what lists and pages show.
+pub fn masked_config(config: &Value) -> Value {
+    let mut masked = config.clone();
+    if let Some(secret) = masked.get_mut("callback").and_then(|c| c.get_mut("secret")) {
+        *secret = Value::String("***".to_owned());
+    }
+    masked
+}
+
+/// Checks a scene code: 1 to 64 of `a-z`, `0-9`, `-`, `_`, starting with a letter or digit.
+pub fn check_scene_code(code: &str) -> Result<(), SceneRulesError> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+    let starts_well = code
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if (1..=64).contains(&code.len()) && starts_well && code.chars().all(ok_char) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "code",
+            format!(
+                "{code:?} must be 1 to 64 of a-z, 0-9, '-', '_', starting with a letter or digit"
+            ),
+        ))
+    }
+}
+
+/// Why a rules file given to `livegate scenes set` was not taken; nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum SceneInputError {
+    /// The scene code is not a valid code.
+    #[error("scene {0}")]
+    Code(SceneRulesError),
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not JSON.
+    #[error("{path} is not JSON: {source}")]
+    Json {
+        /// The file.
+        path: String,
+        /// Where and why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The rules break a rule.
+    #[error("{path}: {source}")]
+    Rules {
+        /// The file.
+        path: String,
+        /// Which rule, where.
+        #[source]
+        source: SceneRulesError,
+    },
+}
+
+/// Reads a rules file and checks it: the JSON to store and its rules.
+pub fn read_rules_file(
+    path: &std::path::Path,
+    server: &QualityThresholds,
+) -> Result<(Value, SceneRules), SceneInputError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| SceneInputError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let config: Value = serde_json::from_str(&text).map_err(|source| SceneInputError::Json {
+        path: shown.clone(),
+        source,
+    })?;
+    let rules =
+        SceneRules::from_config(&config, server).map_err(|source| SceneInputError::Rules {
+            path: shown,
+            source,
+        })?;
+    Ok((config, rules))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn rules(config: Value) -> Result<SceneRules, SceneRulesError> {
+        SceneRules::from_config(&config, &QualityThresholds::default())
+    }
+
+    fn error(config: Value) -> String {
+        rules(config).expect_err("invalid rules").to_string()
+    }
+
+    #[test]
+    fn an_empty_config_is_the_documented_defaults() {
+        let r = rules(json!({})).expect("defaults");
+        assert_eq!(r.modes, vec![SceneMode::Action]);
+        assert_eq!(r.actions.pool, ActionKind::CHALLENGE.to_vec());
+        assert_eq!(r.actions.count, 2);
+        assert_eq!(
+            r.timeouts,
+            Timeouts {
+                link_s: 600,
+                step_s: 10,
+                session_s: 60
+            }
+        );
+        assert_eq!(r.timeouts.link_validity(), Duration::from_secs(600));
+        assert_eq!(r.retries, 0);
+        assert_eq!(r.thresholds, QualityThresholds::default());
+        assert!(r.callback.is_none());
+        assert!(r.return_urls.is_empty());
+        assert_eq!(
+            r.evidence,
+            EvidenceRules {
+                retention_days: 180,
+                sampled_frames: 3
+            }
+        );
+        assert_eq!(
+            r.capture,
+            CaptureRules {
+                width: 480,
+                height: 640,
+                jpeg_quality: 0.8,
+                min_fps: 8,
+                max_fps: 15
+            }
+        );
+    }
+
+    #[test]
+    fn a_full_config_is_read() {
+        let r = rules(json!({
+            "modes": ["action"],
+            "actions": {"pool": ["nod", "blink", "turn_left"], "count": 3},
+            "timeouts": {"link_s": 3600, "step_s": 8, "session_s": 40},
+            "retries": 2,
+            "thresholds": {"min_face_ratio": 0.25},
+            "callback": {"url": "https://bank.example/cb", "secret": "0123456789abcdef"},
+            "return_urls": ["https://bank.example/liveness/return"],
+            "evidence": {"retention_days": 30, "sampled_frames": 0},
+            "capture": {"width": 720, "height": 960, "jpeg_quality": 0.7, "min_fps": 10, "max_fps": 20}
+        }))
+        .expect("valid");
+        assert_eq!(
+            r.actions.pool,
+            vec![ActionKind::Nod, ActionKind::Blink, ActionKind::TurnLeft]
+        );
+        assert_eq!(r.actions.count, 3);
+        assert_eq!(r.timeouts.step_s, 8);
+        assert_eq!(r.retries, 2);
+        assert_eq!(r.thresholds.min_face_ratio, 0.25);
+        let callback = r.callback.as_ref().expect("callback");
+        assert_eq!(callback.url.as_str(), "https://bank.example/cb");
+        assert_eq!(callback.secret(), "0123456789abcdef");
+        assert!(
+            !format!("{r:?}").contains("0123456789abcdef"),
+            "Debug never shows the secret"
+        );
+        assert_eq!(r.evidence.sampled_frames, 0);
+        assert_eq!(r.capture.max_fps, 20);
+
+        let config = r.session_config(r.choose_challenge(&mut rand::rng()).expect("steps"));
+        assert_eq!(config.challenge.len(), 3);
+        assert_eq!(config.step_timeout_s, 8.0);
+        assert_eq!(config.session_timeout_s, 40.0);
+        assert_eq!(config.thresholds.min_face_ratio, 0.25);
+        config.validate().expect("a scene's session config runs");
+    }
+
+    #[test]
+    fn errors_name_the_json_path() {
+        assert_eq!(
+            error(json!({"actions": {"count": 9}})),
+            "actions.count: must be between 1 and 6 (got 9)"
+        );
+        assert_eq!(
+            error(json!({"actions": {"pool": ["blink", "nod"], "count": 3}})),
+            "actions.count: must be between 1 and 2 (got 3)"
+        );
+        assert_eq!(
+            error(json!({"actions": {"count": "two"}})),
+            "actions.count: invalid type: string \"two\", expected u64"
+        );
+        assert_eq!(
+            error(json!({"actions": {"pool": ["blink", "wink"]}})),
+            "actions.pool[1]: unknown action \"wink\" (one of blink, mouth_open, turn_left, \
+             turn_right, nod, raise_head)"
+        );
+        assert_eq!(
+            error(json!({"actions": {"pool": ["eyes_closed"]}})),
+            "actions.pool[0]: \"eyes_closed\" is not a challenge action"
+        );
+        assert_eq!(
+            error(json!({"actions": {"pool": ["nod", "nod"]}})),
+            "actions.pool[1]: \"nod\" is listed twice"
+        );
+        assert_eq!(
+            error(json!({"actions": {"pool": []}})),
+            "actions.pool: must name at least one action"
+        );
+        assert_eq!(
+            error(json!({"timeouts": {"link_s": 30}})),
+            "timeouts.link_s: must be between 60 and 86400 (got 30)"
+        );
+        assert_eq!(
+            error(json!({"timeouts": {"step_s": 30, "session_s": 20}})),
+            "timeouts.step_s: must not exceed timeouts.session_s (30 > 20)"
+        );
+        assert_eq!(
+            error(json!({"retries": 4})),
+            "retries: must be between 0 and 3 (got 4)"
+        );
+        assert_eq!(
+            error(json!({"evidence": {"sampled_frames": 11}})),
+            "evidence.sampled_frames: must be between 0 and 10 (got 11)"
+        );
+        assert_eq!(
+            error(json!({"capture": {"min_fps": 16}})),
+            "capture.min_fps: must not exceed capture.max_fps (16 > 15)"
+        );
+        assert_eq!(
+            error(json!({"capture": {"max_fps": 30}})),
+            "capture.max_fps: must be between 1 and 20 (got 30)"
+        );
+        assert_eq!(
+            error(json!({"capture": {"jpeg_quality": 0.0}})),
+            "capture.jpeg_quality: must be between 0.1 and 1 (got 0)"
+        );
+        assert_eq!(error(json!([1, 2])), "scene config must be a JSON object");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_where_they_are() {
+        let top = error(json!({"action": {}}));
+        assert!(
+            top.starts_with("action: unknown field `action`, expected one of `modes`, `actions`"),
+            "{top}"
+        );
+        let nested = error(json!({"timeouts": {"link": 60}}));
+        assert_eq!(
+            nested,
+            "timeouts.link: unknown field `link`, expected one of `link_s`, `step_s`, `session_s`"
+        );
+        let threshold = error(json!({"thresholds": {"min_face": 0.2}}));
+        assert!(
+            threshold.starts_with("thresholds.min_face: unknown field `min_face`"),
+            "{threshold}"
+        );
+    }
+
+    #[test]
+    fn only_the_action_mode_is_available() {
+        assert_eq!(
+            error(json!({"modes": ["action", "colour"]})),
+            "modes[1]: \"colour\" is not available yet (only \"action\")"
+        );
+        assert_eq!(
+            error(json!({"modes": ["silent"]})),
+            "modes[0]: \"silent\" is not available yet (only \"action\")"
+        );
+        assert_eq!(
+            error(json!({"modes": ["video"]})),
+            "modes[0]: unknown mode \"video\" (only \"action\")"
+        );
+        assert_eq!(
+            error(json!({"modes": []})),
+            "modes: must name at least one mode"
+        );
+    }
+
+    #[test]
+    fn thresholds_override_the_servers_and_are_validated_whole() {
+        let server = QualityThresholds {
+            max_yaw: 15.0,
+            min_face_ratio: 0.2,
+            ..QualityThresholds::default()
+        };
+        let r = SceneRules::from_config(&json!({"thresholds": {"max_yaw": 25.0}}), &server)
+            .expect("valid");
+        assert_eq!(r.thresholds.max_yaw, 25.0, "the scene's override");
+        assert_eq!(r.thresholds.min_face_ratio, 0.2, "the server's value kept");
+
+        let err = SceneRules::from_config(&json!({"thresholds": {"min_face_ratio": 1.5}}), &server)
+            .expect_err("out of range");
+        assert_eq!(err.path, "thresholds.min_face_ratio");
+        let err =
+            SceneRules::from_config(&json!({"thresholds": {"min_brightness": "dark"}}), &server)
+                .expect_err("not a number");
+        assert_eq!(err.path, "thresholds.min_brightness");
+    }
+
+    #[test]
+    fn the_callback_needs_an_http_url_and_a_long_secret() {
+        let cb =
+            |url: &str, secret: &str| error(json!({"callback": {"url": url, "secret": secret}}));
+        assert_eq!(
+            cb("ftp://bank.example/cb", "0123456789abcdef"),
+            "callback.url: must be http or https (got ftp)"
+        );
+        assert!(cb("not a url", "0123456789abcdef").starts_with("callback.url: not a URL"));
+        assert_eq!(
+            cb("https://bank.example/cb", "short"),
+            "callback.secret: must be 16 to 256 characters (got 5)"
+        );
+        let missing = error(json!({"callback": {"url": "https://bank.example/cb"}}));
+        assert!(
+            missing.starts_with("callback: missing field `secret`"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn return_urls_must_match_scheme_host_port_and_path_prefix() {
+        let r = rules(json!({"return_urls": [
+            "https://bank.example/liveness/return",
+            "https://app.bank.example:8443/"
+        ]}))
+        .expect("valid");
+        for ok in [
+            "https://bank.example/liveness/return",
+            "https://bank.example/liveness/return?order=17#top",
+            "https://bank.example/liveness/return/done",
+            "https://BANK.example:443/liveness/return",
+            "https://app.bank.example:8443/anything",
+        ] {
+            assert!(r.allows_return_url(ok), "{ok} should be allowed");
+        }
+        for refused in [
+            "http://bank.example/liveness/return",
+            "https://bank.example:8443/liveness/return",
+            "https://bank.example/liveness/returned",
+            "https://bank.example/liveness/return/../../admin",
+            "https://bank.example/liveness/%2e%2e/admin",
+            "https://bank.example.evil.example/liveness/return",
+            "https://bank.example@evil.example/liveness/return",
+            "https://user@bank.example/liveness/return",
+            "https://app.bank.example/anything",
+            "javascript:alert(1)",
+            "/liveness/return",
+            "",
+        ] {
+            assert!(!r.allows_return_url(refused), "{refused} should be refused");
+        }
+        let none = rules(json!({})).expect("defaults");
+        assert!(!none.allows_return_url("https://bank.example/liveness/return"));
+
+        assert_eq!(
+            error(json!({"return_urls": ["https://bank.example/r?x=1"]})),
+            "return_urls[0]: a prefix has no query or fragment"
+        );
+        assert_eq!(
+            error(json!({"return_urls": ["https://bank.example/", "mailto:a@b.example"]})),
+            "return_urls[1]: must be http or https (got mailto)"
+        );
+    }
+
+    #[test]
+    fn the_callback_secret_is_masked_for_display() {
+        let config = json!({"retries": 1, "callback": {"url": "https://b.example/", "secret": "0123456789abcdef"}});
+        let masked = masked_config(&config);
+        assert_eq!(masked["callback"]["secret"], "***");
+        assert_eq!(masked["callback"]["url"], "https://b.example/");
+        assert_eq!(masked["retries"], 1);
+        assert_eq!(masked_config(&json!({})), json!({}));
+    }
+
+    #[test]
+    fn scene_codes_are_short_slugs() {
+        for ok in ["default", "kyc-open", "reset_pw2", "7"] {
+            assert_eq!(check_scene_code(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "-x", "Open", "a b", "é", &"x".repeat(65)] {
+            assert!(check_scene_code(bad).is_err(), "{bad:?}");
+        }
+    }
+}

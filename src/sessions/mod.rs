@@ -1,0 +1,752 @@
+//! Liveness sessions from creation to signed result: the one service behind the Open API's
+//! session endpoints and the H5 page's challenge and WebSocket.
+//!
+//! ```text
+//! POST /open/v1/sessions ─ create ─ TenantManager::admit ─ store.create_session ─ registry.register
+//! GET  challenge / ws    ─ locate (registry; the store when not here) ─ hello ─ SessionActor
+//! SessionActor Finished ─ finish ─ evidence + result + JWS ─ store.finish_session ─ callback
+//! expiry sweep           ─ due_expiries ─ expired result ─ store.finish_session ─ callback
+//! ```
+//! A session is found through the registry, never assumed to live in this process: a session
+//! another node owns is `Remote` (answered 503 until the active-active issue forwards it).
+
+pub mod live;
+pub mod result;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use livegate_actors::actor::{
+    PoolHandle, SendError, SessionHandle, SessionOptions, SessionOutcome, SessionPosition,
+    SessionStatus,
+};
+use livegate_actors::budget::FrameLimits;
+use livegate_actors::prompts::{step_text, Lang};
+use livegate_actors::session::{FailReason, SessionEvent, Verdict};
+use livegate_actors::tenant::{TenantError, TenantKey, TenantManagerHandle};
+use livegate_actors::thresholds::QualityThresholds;
+use livegate_cluster::registry::{Located, SessionKey, SessionRegistry};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::callbacks::CallbackDelivery;
+use crate::error::{ApiError, ErrorCode};
+use crate::evidence::EvidenceStore;
+use crate::h5::seal::{ServerKey, SuiteOpener, SUITES};
+use crate::result_signing::ResultSigner;
+use crate::scenes::SceneRules;
+use crate::store::callbacks::NewCallback;
+use crate::store::{NewRecord, NewSession, RecordStatus, SessionRow, Store, StoreError, TenantId};
+
+use live::{LiveSession, LiveSessionParts};
+
+/// The registry of the sessions this node runs.
+pub type Registry = dyn SessionRegistry<Arc<LiveSession>>;
+
+/// What the service needs from the node's configuration.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// The address the page is reached at, without a trailing slash (`https://liveness.bank`).
+    pub public_url: String,
+    /// What one session may send.
+    pub frame_limits: FrameLimits,
+    /// The node's thresholds, under each scene's overrides.
+    pub thresholds: QualityThresholds,
+    /// How often the expiry sweep runs.
+    pub sweep_every: Duration,
+}
+
+/// The Open API's request to create a session.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSession {
+    /// The scene's code.
+    pub scene: String,
+    /// The integrator's business id.
+    pub biz_id: String,
+    /// Where the page returns when done (must be allowed by the scene).
+    #[serde(default)]
+    pub return_url: Option<String>,
+    /// The integrator's reference for the person (opaque, kept with the record).
+    #[serde(default)]
+    pub user_ref: Option<String>,
+}
+
+/// The answer to a created session.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedSession {
+    /// The session id.
+    pub session_id: Uuid,
+    /// The one-time link for the person.
+    pub h5_url: String,
+    /// The link's deadline.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Who creates a session: the authenticated API app.
+#[derive(Debug, Clone)]
+pub struct Creator {
+    /// The app's tenant.
+    pub tenant: TenantId,
+    /// The app's id.
+    pub app_id: String,
+}
+
+/// Where a page's connection goes.
+pub enum Connection {
+    /// The session runs here.
+    Live(Arc<LiveSession>),
+    /// The session is over: its end screen.
+    Ended(PageResult),
+}
+
+/// The end screen of a finished session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PageResult {
+    /// Whether the person passed.
+    pub passed: bool,
+    /// Why not (reason words).
+    pub reasons: Vec<String>,
+    /// Where to return.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_url: Option<String>,
+}
+
+/// The sessions of a node.
+#[derive(Clone)]
+pub struct SessionService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    registry: Arc<Registry>,
+    tenants: TenantManagerHandle,
+    pool: PoolHandle,
+    settings: SessionSettings,
+    signer: ResultSigner,
+    evidence: Arc<dyn EvidenceStore>,
+    callbacks: CallbackDelivery,
+}
+
+/// The parts a [`SessionService`] is built from.
+pub struct SessionServiceParts {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Where sessions are found.
+    pub registry: Arc<Registry>,
+    /// Per-tenant limits.
+    pub tenants: TenantManagerHandle,
+    /// The model workers.
+    pub pool: PoolHandle,
+    /// Settings.
+    pub settings: SessionSettings,
+    /// Signs results.
+    pub signer: ResultSigner,
+    /// Keeps evidence frames.
+    pub evidence: Arc<dyn EvidenceStore>,
+    /// Sends callbacks.
+    pub callbacks: CallbackDelivery,
+}
+
+const MAX_BIZ_ID: usize = 64;
+const MAX_USER_REF: usize = 128;
+const MAX_RETURN_URL: usize = 1024;
+
+fn invalid(field: &str, message_en: &str) -> ApiError {
+    ApiError::new(ErrorCode::ValidationFailed)
+        .with_detail(json!({ "field": field, "reason": message_en }))
+}
+
+/// The SHA-256 of a link token, as stored.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl SessionService {
+    /// A service over its parts; starts nothing (see [`SessionService::run_sweeper`]).
+    pub fn new(parts: SessionServiceParts) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store: parts.store,
+                registry: parts.registry,
+                tenants: parts.tenants,
+                pool: parts.pool,
+                settings: parts.settings,
+                signer: parts.signer,
+                evidence: parts.evidence,
+                callbacks: parts.callbacks,
+            }),
+        }
+    }
+
+    /// Creates a session for an app: checks the request and the scene, asks the tenant
+    /// manager, chooses the steps, stores the session with its record, registers it here.
+    pub async fn create(
+        &self,
+        creator: &Creator,
+        request: CreateSession,
+    ) -> Result<CreatedSession, ApiError> {
+        let inner = &self.inner;
+        check_text("biz_id", &request.biz_id, MAX_BIZ_ID, false)?;
+        if let Some(user_ref) = &request.user_ref {
+            check_text("user_ref", user_ref, MAX_USER_REF, true)?;
+        }
+        let scene = match inner
+            .store
+            .scene_by_code(creator.tenant, &request.scene)
+            .await
+        {
+            Ok(scene) => scene,
+            Err(StoreError::NotFound { .. }) => {
+                return Err(ApiError::new(ErrorCode::NotFound)
+                    .with_detail(json!({ "field": "scene", "reason": "no such scene" })))
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let rules = SceneRules::from_config(&scene.config, &inner.settings.thresholds)
+            .map_err(|err| invalid("scene", &format!("the scene's rules are invalid: {err}")))?;
+        if let Some(url) = &request.return_url {
+            if url.len() > MAX_RETURN_URL || !rules.allows_return_url(url) {
+                return Err(invalid(
+                    "return_url",
+                    "not one of the scene's allowed return URLs",
+                ));
+            }
+        }
+        let permit = inner
+            .tenants
+            .admit(TenantKey(creator.tenant.0))
+            .await
+            .map_err(tenant_refusal)?;
+        let steps = rules
+            .choose_challenge(&mut rand::rng())
+            .map_err(|err| invalid("scene", &format!("the scene's actions are invalid: {err}")))?;
+        let id = Uuid::now_v7();
+        let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        let server_key = ServerKey::generate();
+        let now = Utc::now();
+        let expires_at = now + chrono::Duration::seconds(i64::from(rules.timeouts.link_s));
+        let challenge = json!({
+            "mode": "action",
+            "suites": SUITES,
+            "server_key": server_key.public_b64(),
+            "steps": steps,
+            "capture": rules.capture,
+            "limits": self.frame_limits(&rules),
+        });
+        let row = inner
+            .store
+            .create_session(
+                creator.tenant,
+                &NewSession {
+                    record: NewRecord {
+                        scene_id: scene.id,
+                        scene_version: scene.version,
+                        session_id: id,
+                        biz_id: request.biz_id.clone(),
+                        app_id: Some(creator.app_id.clone()),
+                        status: RecordStatus::Pending,
+                        client: json!({}),
+                    },
+                    token_hash: token_hash(&token),
+                    challenge,
+                    return_url: request.return_url.clone(),
+                    user_ref: request.user_ref.clone(),
+                    expires_at,
+                },
+            )
+            .await?;
+        let live = Arc::new(LiveSession::new(LiveSessionParts {
+            id,
+            tenant: creator.tenant,
+            record_id: row.record.id,
+            scene_id: scene.id,
+            scene_code: scene.code.clone(),
+            scene_version: scene.version,
+            biz_id: request.biz_id,
+            app_id: Some(creator.app_id.clone()),
+            user_ref: request.user_ref,
+            token_hash: row.token_hash.clone(),
+            steps,
+            rules,
+            return_url: request.return_url,
+            created_at: row.record.created_at,
+            expires_at: row.expires_at,
+            server_key,
+            permit,
+        }));
+        inner
+            .registry
+            .register(SessionKey(id), live)
+            .await
+            .map_err(|err| ApiError::internal(format!("session registry: {err}")))?;
+        metrics::counter!("livegate_sessions_created_total").increment(1);
+        Ok(CreatedSession {
+            session_id: id,
+            h5_url: format!(
+                "{}/h5/?sid={id}&t={token}",
+                inner.settings.public_url.trim_end_matches('/')
+            ),
+            expires_at: row.expires_at,
+        })
+    }
+
+    /// What a session of these rules may send.
+    pub fn frame_limits(&self, rules: &SceneRules) -> FrameLimits {
+        let mut limits = self.inner.settings.frame_limits;
+        // Frames may come for as long as the session may last, plus a margin for a reconnect.
+        limits.max_duration_s = limits
+            .max_duration_s
+            .min(u64::from(rules.timeouts.session_s) + 30);
+        limits
+    }
+
+    /// The session's row, if the token is its link's.
+    async fn authorised_row(&self, id: Uuid, token: &str) -> Result<SessionRow, ApiError> {
+        let row = match self.inner.store.session(id).await {
+            Ok(row) => row,
+            Err(StoreError::NotFound { .. }) => return Err(ApiError::new(ErrorCode::NotFound)),
+            Err(err) => return Err(err.into()),
+        };
+        if token.is_empty() || token_hash(token) != row.token_hash {
+            return Err(ApiError::new(ErrorCode::Unauthorized)
+                .with_detail(json!({ "reason": "the link's token is not this session's" })));
+        }
+        Ok(row)
+    }
+
+    /// The challenge for the page (`docs/h5-protocol.md` §2).
+    pub async fn challenge(&self, id: Uuid, token: &str, lang: Lang) -> Result<Value, ApiError> {
+        let row = self.authorised_row(id, token).await?;
+        let status = match (&row.result, row.record.status) {
+            (Some(_), _) => "finished",
+            (None, RecordStatus::Running) => "running",
+            (None, _) => "pending",
+        };
+        if row.result.is_none() && Utc::now() >= row.expires_at {
+            return Err(ApiError::new(ErrorCode::Gone));
+        }
+        let steps: Vec<Value> = row.challenge["steps"]
+            .as_array()
+            .map(|steps| {
+                steps
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(index, action)| {
+                        let action = serde_json::from_value(action.clone()).ok()?;
+                        Some(json!({
+                            "index": index,
+                            "action": action,
+                            "text": step_text(action, lang),
+                        }))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut view = json!({
+            "session_id": id,
+            "status": status,
+            "suites": row.challenge["suites"],
+            "server_key": row.challenge["server_key"],
+            "mode": row.challenge["mode"],
+            "steps": steps,
+            "capture": row.challenge["capture"],
+            "limits": row.challenge["limits"],
+            "expires_at": row.expires_at,
+            "lang": lang,
+            "ws_path": format!("/h5/v1/sessions/{id}/ws"),
+        });
+        if let Some(result) = &row.result {
+            view["result"] = json!(page_result(result, row.return_url.clone(), lang));
+        }
+        Ok(view)
+    }
+
+    /// Where a page's WebSocket goes; checked before the upgrade.
+    pub async fn connect(&self, id: Uuid, token: &str) -> Result<Connection, ApiError> {
+        let row = self.authorised_row(id, token).await?;
+        if let Some(result) = &row.result {
+            return Ok(Connection::Ended(page_result(
+                result,
+                row.return_url.clone(),
+                Lang::default(),
+            )));
+        }
+        if Utc::now() >= row.expires_at {
+            return Err(ApiError::new(ErrorCode::Gone));
+        }
+        match self.inner.registry.locate(SessionKey(id)).await {
+            Ok(Located::Local(live)) => Ok(Connection::Live(live)),
+            Ok(Located::Remote(node)) => Err(ApiError::new(ErrorCode::Unavailable).with_detail(
+                json!({ "reason": "the session runs on another node", "node": node.to_string() }),
+            )),
+            // In the store, unfinished, on no node: its node stopped and its keys went with it.
+            Ok(Located::Unknown) => Err(ApiError::new(ErrorCode::Gone)),
+            Err(err) => Err(ApiError::internal(format!("session registry: {err}"))),
+        }
+    }
+
+    /// The page's hello: binds its key share, starts the session actor on the first one,
+    /// marks the record running with the client's facts.
+    pub async fn hello(
+        &self,
+        live: &Arc<LiveSession>,
+        client_key: Vec<u8>,
+        client: Value,
+    ) -> Result<(SessionHandle, SessionPosition), SendError> {
+        let handle = live
+            .engine
+            .get_or_try_init(|| self.start_engine(live))
+            .await?
+            .clone();
+        let position = handle.bind(client_key).await?;
+        if let Err(err) = self
+            .inner
+            .store
+            .start_session(live.tenant, live.id, &sanitise_client(client))
+            .await
+        {
+            tracing::warn!(session = %live.id, error = %err, "cannot mark the session running");
+        }
+        Ok((handle, position))
+    }
+
+    async fn start_engine(
+        &self,
+        live: &Arc<LiveSession>,
+    ) -> Result<SessionHandle, livegate_actors::actor::SessionError> {
+        let key = live.take_server_key().ok_or_else(|| {
+            livegate_actors::actor::SessionError::Spawn("the session's key was used".into())
+        })?;
+        let config = live.rules.session_config(live.steps.clone());
+        let options = SessionOptions {
+            frame_limits: self.frame_limits(&live.rules),
+            evidence_samples: live.rules.evidence.sampled_frames,
+            ..SessionOptions::default()
+        };
+        let opener = Box::new(SuiteOpener::new(live.id, key));
+        let handle =
+            SessionHandle::start_sealed(config, self.inner.pool.clone(), options, opener).await?;
+        let service = self.clone();
+        let watched = Arc::clone(live);
+        let events = handle.clone();
+        tokio::spawn(async move { service.await_outcome(watched, events).await });
+        Ok(handle)
+    }
+
+    /// Waits for the session actor's verdict, then writes everything down.
+    async fn await_outcome(&self, live: Arc<LiveSession>, handle: SessionHandle) {
+        let mut events = handle.subscribe();
+        loop {
+            match events.recv().await {
+                Ok(SessionEvent::Finished { .. }) => break,
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    if matches!(handle.outcome().await, Ok(Some(_)) | Err(_)) {
+                        break;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+        let outcome = match handle.outcome().await {
+            Ok(Some(outcome)) => outcome,
+            other => {
+                tracing::warn!(session = %live.id, outcome = ?other.err(), "session ended without a verdict");
+                lost_outcome()
+            }
+        };
+        if let Err(err) = self.finish(&live, &outcome).await {
+            tracing::error!(session = %live.id, error = %err, "cannot record the session's outcome");
+        }
+        if let Err(err) = handle.finish().await {
+            tracing::debug!(session = %live.id, error = %err, "session actor already gone");
+        }
+        live.release();
+        let _ = self.inner.registry.remove(SessionKey(live.id)).await;
+    }
+
+    /// Records a finished session: evidence, signed result, record, callback.
+    async fn finish(&self, live: &LiveSession, outcome: &SessionOutcome) -> Result<(), ApiError> {
+        let inner = &self.inner;
+        let now = Utc::now();
+        let started_at = inner
+            .store
+            .session_of_tenant(live.tenant, live.id)
+            .await
+            .ok()
+            .and_then(|row| row.started_at);
+        for frame in &outcome.evidence {
+            let name = format!("{}.jpg", frame.name);
+            if let Err(err) = inner
+                .evidence
+                .put(
+                    live.tenant,
+                    live.record_id,
+                    &name,
+                    frame.jpeg.as_ref().clone(),
+                )
+                .await
+            {
+                tracing::warn!(session = %live.id, error = %err, "evidence frame not kept");
+            }
+        }
+        let (result, record) = result::finished(live, outcome, started_at, now);
+        let result = self.sign(result, live.app_id.as_deref(), now)?;
+        let first = inner
+            .store
+            .finish_session(live.tenant, live.id, &record, &result)
+            .await?;
+        if first {
+            metrics::counter!("livegate_sessions_finished_total", "status" => result["status"].as_str().unwrap_or("unknown").to_owned()).increment(1);
+            self.send_callback(
+                live.tenant,
+                &live.rules,
+                live.id,
+                live.record_id,
+                live.scene_id,
+                live.app_id.clone(),
+                &result,
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    fn sign(
+        &self,
+        mut result: Value,
+        app_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, ApiError> {
+        let claims = result::claims(&result, app_id, now);
+        let jws = self
+            .inner
+            .signer
+            .sign(&claims)
+            .map_err(|err| ApiError::internal(format!("result signing: {err}")))?;
+        result["jws"] = Value::String(jws);
+        Ok(result)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn send_callback(
+        &self,
+        tenant: TenantId,
+        rules: &SceneRules,
+        session_id: Uuid,
+        record_id: crate::store::RecordId,
+        scene_id: crate::store::SceneId,
+        app_id: Option<String>,
+        result: &Value,
+    ) {
+        let Some(callback) = &rules.callback else {
+            return;
+        };
+        let new = NewCallback {
+            record_id,
+            session_id,
+            scene_id,
+            app_id,
+            url: callback.url.to_string(),
+            body: result.to_string(),
+        };
+        if let Err(err) = self.inner.callbacks.enqueue(tenant, new).await {
+            tracing::error!(session = %session_id, error = %err, "callback not queued");
+        }
+    }
+
+    /// The integrator's view of a session of its tenant.
+    pub async fn result(&self, tenant: TenantId, id: Uuid) -> Result<Value, ApiError> {
+        let row = match self.inner.store.session_of_tenant(tenant, id).await {
+            Ok(row) => row,
+            Err(StoreError::NotFound { .. }) => return Err(ApiError::new(ErrorCode::NotFound)),
+            Err(err) => return Err(err.into()),
+        };
+        Ok(match row.result {
+            Some(result) => result,
+            None if Utc::now() >= row.expires_at => {
+                // The sweep has not come by yet: expire it now, so the answer is final.
+                self.expire(&row).await?;
+                self.inner
+                    .store
+                    .session_of_tenant(tenant, id)
+                    .await?
+                    .result
+                    .unwrap_or_else(|| result::pending(&row))
+            }
+            None => result::pending(&row),
+        })
+    }
+
+    /// Ends the sessions whose links passed their deadline; returns how many it ended.
+    pub async fn expire_due(&self) -> Result<usize, ApiError> {
+        let now = Utc::now();
+        let due = self.inner.store.due_expiries(now, 100).await?;
+        let mut ended = 0;
+        for (tenant, id) in due {
+            if let Ok(Located::Local(live)) = self.inner.registry.locate(SessionKey(id)).await {
+                if let Some(handle) = live.engine.get() {
+                    // Frames are flowing: the session ends by its own timeouts, unless it has
+                    // overrun them too.
+                    let limit = live.expires_at
+                        + chrono::Duration::seconds(
+                            self.frame_limits(&live.rules).max_duration_s as i64,
+                        );
+                    if now < limit {
+                        continue;
+                    }
+                    let _ = handle.finish().await;
+                    continue;
+                }
+            }
+            let row = match self.inner.store.session_of_tenant(tenant, id).await {
+                Ok(row) => row,
+                Err(err) => {
+                    tracing::warn!(session = %id, error = %err, "cannot read a due session");
+                    continue;
+                }
+            };
+            if self.expire(&row).await.is_ok() {
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
+    async fn expire(&self, row: &SessionRow) -> Result<(), ApiError> {
+        let inner = &self.inner;
+        let now = Utc::now();
+        let scene = inner
+            .store
+            .scene(row.tenant_id, row.record.scene_id)
+            .await?;
+        let (result, record) = result::expired(row, &scene.code, now);
+        let result = self.sign(result, row.record.app_id.as_deref(), now)?;
+        let first = inner
+            .store
+            .finish_session(row.tenant_id, row.session_id, &record, &result)
+            .await?;
+        if let Ok(Located::Local(live)) = inner.registry.locate(SessionKey(row.session_id)).await {
+            live.release();
+            let _ = inner.registry.remove(SessionKey(row.session_id)).await;
+        }
+        if first {
+            metrics::counter!("livegate_sessions_finished_total", "status" => "expired")
+                .increment(1);
+            if let Ok(rules) = SceneRules::from_config(&scene.config, &inner.settings.thresholds) {
+                self.send_callback(
+                    row.tenant_id,
+                    &rules,
+                    row.session_id,
+                    row.record.id,
+                    row.record.scene_id,
+                    row.record.app_id.clone(),
+                    &result,
+                )
+                .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the expiry sweep until `shutdown` resolves.
+    pub async fn run_sweeper(self, shutdown: impl std::future::Future<Output = ()>) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut tick = tokio::time::interval(self.inner.settings.sweep_every);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                _ = tick.tick() => {
+                    if let Err(err) = self.expire_due().await {
+                        tracing::warn!(error = %err, "expiry sweep failed");
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn tenant_refusal(err: TenantError) -> ApiError {
+    match err {
+        TenantError::TooManyLiveSessions { .. } | TenantError::TooManyNewSessions { .. } => {
+            ApiError::new(ErrorCode::RateLimited).with_detail(json!({ "reason": err.to_string() }))
+        }
+        other => ApiError::new(ErrorCode::Unavailable)
+            .with_detail(json!({ "reason": other.to_string() })),
+    }
+}
+
+fn lost_outcome() -> SessionOutcome {
+    SessionOutcome {
+        verdict: Verdict::failed(vec![FailReason::EngineFailure]),
+        steps: Vec::new(),
+        evidence: Vec::new(),
+        status: SessionStatus {
+            frames_received: 0,
+            frames_analysed: 0,
+            frames_dropped: 0,
+            frames_failed: 0,
+            frames_pending: 0,
+            child_restarts: 0,
+            verdict: None,
+        },
+        max_identity_distance: 0.0,
+        clean_share: 0.0,
+        duration_s: 0.0,
+    }
+}
+
+/// The end screen of a stored result.
+pub fn page_result(result: &Value, return_url: Option<String>, _lang: Lang) -> PageResult {
+    PageResult {
+        passed: result["status"] == "passed",
+        reasons: result["reasons"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        return_url,
+    }
+}
+
+fn check_text(field: &str, value: &str, max: usize, empty_ok: bool) -> Result<(), ApiError> {
+    if (!empty_ok && value.trim().is_empty()) || value.chars().count() > max {
+        return Err(invalid(field, &format!("must be 1 to {max} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Keeps what the page reported within bounds: an object, strings cut to 256 characters, at most
+/// 32 keys deep in two levels.
+fn sanitise_client(client: Value) -> Value {
+    fn cut(v: Value, depth: u8) -> Value {
+        match v {
+            Value::String(s) => Value::String(s.chars().take(256).collect()),
+            Value::Object(map) if depth < 2 => Value::Object(
+                map.into_iter()
+                    .take(32)
+                    .map(|(k, v)| (k.chars().take(64).collect(), cut(v, depth + 1)))
+                    .collect(),
+            ),
+            Value::Number(_) | Value::Bool(_) | Value::Null => v,
+            _ => Value::Null,
+        }
+    }
+    match client {
+        Value::Object(_) => cut(client, 0),
+        _ => json!({}),
+    }
+}

@@ -1,0 +1,211 @@
+//! The result an integrator receives (from `GET .../result` and in the callback), built once when
+//! a session ends, signed, and stored as it is served.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use livegate_actors::actor::SessionOutcome;
+use livegate_actors::session::FailReason;
+use livegate_models::Embedding;
+use serde_json::{json, Map, Value};
+
+use crate::store::{RecordOutcome, RecordStatus, SessionRow, Verdict};
+
+use super::live::LiveSession;
+
+/// How a session ended, as the integrator reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultStatus {
+    /// A live person did every step.
+    Passed,
+    /// The challenge was failed.
+    Failed,
+    /// The link's deadline passed first.
+    Expired,
+}
+
+impl ResultStatus {
+    /// The word in the result.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultStatus::Passed => "passed",
+            ResultStatus::Failed => "failed",
+            ResultStatus::Expired => "expired",
+        }
+    }
+}
+
+/// The per-signal scores of a finished session, each in 0..=1 (1 = as a live person would).
+pub fn scores(outcome: &SessionOutcome, steps_total: usize) -> Value {
+    let done = outcome
+        .steps
+        .iter()
+        .filter(|s| s.passed_t.is_some())
+        .count();
+    let action = if steps_total == 0 {
+        0.0
+    } else {
+        done as f64 / steps_total as f64
+    };
+    let continuity = (1.0
+        - f64::from(outcome.max_identity_distance) / f64::from(Embedding::SAME_PERSON_DISTANCE))
+    .clamp(0.0, 1.0);
+    json!({
+        "action": round3(action),
+        "continuity": round3(continuity),
+        "quality": round3(f64::from(outcome.clean_share)),
+    })
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The result of a session that ended with an outcome from its actor.
+pub fn finished(
+    live: &LiveSession,
+    outcome: &SessionOutcome,
+    started_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> (Value, RecordOutcome) {
+    let status = if outcome.verdict.passed {
+        ResultStatus::Passed
+    } else {
+        ResultStatus::Failed
+    };
+    let reasons: Vec<Value> = outcome
+        .verdict
+        .reasons
+        .iter()
+        .map(|r| reason_value(*r))
+        .collect();
+    let scores = scores(outcome, live.steps.len());
+    let actions: Vec<Value> = live
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(index, action)| {
+            let step = outcome.steps.iter().find(|s| s.index == index);
+            let seconds = step.and_then(|s| s.passed_t.map(|p| round3(p - s.started_t)));
+            json!({
+                "action": action,
+                "passed": seconds.is_some(),
+                "seconds": seconds,
+            })
+        })
+        .collect();
+    let mut body = base(live, status);
+    body.insert(
+        "verdict".into(),
+        json!(if outcome.verdict.passed {
+            "pass"
+        } else {
+            "fail"
+        }),
+    );
+    body.insert("reasons".into(), Value::Array(reasons.clone()));
+    body.insert("scores".into(), scores.clone());
+    body.insert("actions".into(), Value::Array(actions));
+    body.insert(
+        "timings".into(),
+        json!({
+            "created_at": time(live.created_at),
+            "started_at": started_at.map(time),
+            "finished_at": time(now),
+            "duration_ms": (outcome.duration_s * 1000.0).round() as i64,
+        }),
+    );
+    body.insert(
+        "frames".into(),
+        json!({
+            "received": outcome.status.frames_received,
+            "analysed": outcome.status.frames_analysed,
+            "dropped": outcome.status.frames_dropped,
+            "failed": outcome.status.frames_failed,
+        }),
+    );
+    let record = RecordOutcome {
+        status: RecordStatus::Finished,
+        verdict: Some(if outcome.verdict.passed {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        }),
+        reasons: Value::Array(reasons),
+        scores,
+    };
+    (Value::Object(body), record)
+}
+
+/// The result of a session whose link expired before it had one.
+pub fn expired(row: &SessionRow, scene_code: &str, now: DateTime<Utc>) -> (Value, RecordOutcome) {
+    let mut body = Map::new();
+    body.insert("session_id".into(), json!(row.session_id));
+    body.insert("biz_id".into(), json!(row.record.biz_id));
+    body.insert("scene".into(), json!(scene_code));
+    body.insert("scene_version".into(), json!(row.record.scene_version));
+    body.insert("status".into(), json!(ResultStatus::Expired.as_str()));
+    body.insert("verdict".into(), Value::Null);
+    body.insert("reasons".into(), json!(["expired"]));
+    body.insert("scores".into(), json!({}));
+    body.insert("actions".into(), json!([]));
+    body.insert(
+        "timings".into(),
+        json!({
+            "created_at": time(row.record.created_at),
+            "started_at": row.started_at.map(time),
+            "finished_at": time(now),
+            "expires_at": time(row.expires_at),
+        }),
+    );
+    if let Some(user_ref) = &row.user_ref {
+        body.insert("user_ref".into(), json!(user_ref));
+    }
+    let record = RecordOutcome {
+        status: RecordStatus::Expired,
+        verdict: None,
+        reasons: json!(["expired"]),
+        scores: json!({}),
+    };
+    (Value::Object(body), record)
+}
+
+fn base(live: &LiveSession, status: ResultStatus) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert("session_id".into(), json!(live.id));
+    body.insert("biz_id".into(), json!(live.biz_id));
+    body.insert("scene".into(), json!(live.scene_code));
+    body.insert("scene_version".into(), json!(live.scene_version));
+    body.insert("status".into(), json!(status.as_str()));
+    if let Some(user_ref) = &live.user_ref {
+        body.insert("user_ref".into(), json!(user_ref));
+    }
+    body
+}
+
+fn reason_value(reason: FailReason) -> Value {
+    serde_json::to_value(reason).unwrap_or(Value::Null)
+}
+
+/// The answer to `GET /open/v1/sessions/{id}/result` for a session without a result yet.
+pub fn pending(row: &SessionRow) -> Value {
+    json!({
+        "session_id": row.session_id,
+        "biz_id": row.record.biz_id,
+        "status": "pending",
+        "expires_at": time(row.expires_at),
+    })
+}
+
+/// The claims signed into the result's JWS: the result itself plus issuer, audience and time.
+pub fn claims(result: &Value, app_id: Option<&str>, now: DateTime<Utc>) -> Value {
+    let mut claims = result.as_object().cloned().unwrap_or_default();
+    claims.insert("iss".into(), json!("livegate"));
+    if let Some(app) = app_id {
+        claims.insert("aud".into(), json!(app));
+    }
+    claims.insert("iat".into(), json!(now.timestamp()));
+    Value::Object(claims)
+}

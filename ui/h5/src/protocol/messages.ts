@@ -1,0 +1,208 @@
+// The JSON of the challenge and the WebSocket (docs/h5-protocol.md §2, §3). Pure.
+
+export type Lang = 'zh-CN' | 'en';
+
+export interface StepView {
+  index: number;
+  action: string;
+  text: string;
+}
+
+export interface Capture {
+  width: number;
+  height: number;
+  jpeg_quality: number;
+  min_fps: number;
+  max_fps: number;
+}
+
+export interface Limits {
+  max_frame_bytes: number;
+  max_fps: number;
+  max_frames: number;
+  max_total_bytes: number;
+  max_duration_s: number;
+}
+
+export interface PageResult {
+  passed: boolean;
+  reasons: string[];
+  text: string;
+  return_url?: string | null;
+}
+
+export interface Challenge {
+  session_id: string;
+  status: 'pending' | 'running' | 'finished';
+  suites: string[];
+  server_key: string;
+  mode: string;
+  steps: StepView[];
+  capture: Capture;
+  limits: Limits;
+  expires_at: string;
+  lang: string;
+  ws_path: string;
+  result?: PageResult;
+}
+
+/** The one error body of the HTTP API. */
+export interface ErrorBody {
+  code: string;
+  message: string;
+  message_en?: string;
+  detail?: unknown;
+}
+
+export interface ReadyMsg {
+  type: 'ready';
+  next_seq: number;
+  done: number;
+  total: number;
+  step?: StepView;
+}
+export interface AckMsg {
+  type: 'ack';
+  seq: number;
+}
+export interface PromptMsg {
+  type: 'prompt';
+  code: string | null;
+  text: string;
+}
+export interface StepMsg {
+  type: 'step';
+  index: number;
+  action: string;
+  text: string;
+  done: number;
+  total: number;
+}
+export interface StepPassedMsg {
+  type: 'step_passed';
+  index: number;
+  action: string;
+  done: number;
+  total: number;
+}
+export interface ResultMsg extends PageResult {
+  type: 'result';
+}
+export interface ErrorMsg {
+  type: 'error';
+  code: number;
+  reason: string;
+}
+
+export type ServerMessage = ReadyMsg | AckMsg | PromptMsg | StepMsg | StepPassedMsg | ResultMsg | ErrorMsg;
+
+export interface ClientFacts {
+  user_agent?: string;
+  camera_label?: string;
+  track?: { width?: number; height?: number; frame_rate?: number; facing_mode?: string };
+  platform?: { wechat: boolean; ios_webview: boolean; android: boolean };
+  screen?: { width: number; height: number; dpr: number };
+}
+
+export interface HelloMsg {
+  type: 'hello';
+  suite: string;
+  client_key: string;
+  resume: boolean;
+  client: ClientFacts;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+
+function isStep(v: unknown): v is StepView {
+  return isObj(v) && isNum(v.index) && isStr(v.action) && isStr(v.text);
+}
+
+/** Reads one server text frame; null for anything that is not a known, well-formed message. */
+export function parseServerMessage(text: string): ServerMessage | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isObj(v) || !isStr(v.type)) return null;
+  switch (v.type) {
+    case 'ready':
+      if (!isNum(v.next_seq) || !isNum(v.done) || !isNum(v.total)) return null;
+      if (v.step !== undefined && v.step !== null && !isStep(v.step)) return null;
+      return {
+        type: 'ready',
+        next_seq: v.next_seq,
+        done: v.done,
+        total: v.total,
+        ...(isStep(v.step) ? { step: v.step } : {}),
+      };
+    case 'ack':
+      return isNum(v.seq) ? { type: 'ack', seq: v.seq } : null;
+    case 'prompt':
+      if (!(v.code === null || isStr(v.code))) return null;
+      return { type: 'prompt', code: v.code, text: isStr(v.text) ? v.text : '' };
+    case 'step':
+      if (!isStep(v) || !isNum(v.done) || !isNum(v.total)) return null;
+      return { type: 'step', index: v.index, action: v.action, text: v.text, done: v.done, total: v.total };
+    case 'step_passed':
+      if (!isNum(v.index) || !isStr(v.action) || !isNum(v.done) || !isNum(v.total)) return null;
+      return { type: 'step_passed', index: v.index, action: v.action, done: v.done, total: v.total };
+    case 'result':
+      return isResult(v) ? { type: 'result', ...normaliseResult(v) } : null;
+    case 'error':
+      return isNum(v.code) ? { type: 'error', code: v.code, reason: isStr(v.reason) ? v.reason : '' } : null;
+    default:
+      return null;
+  }
+}
+
+export function isResult(v: unknown): v is PageResult {
+  return isObj(v) && typeof v.passed === 'boolean';
+}
+
+export function normaliseResult(v: PageResult): PageResult {
+  const r: PageResult = {
+    passed: v.passed,
+    reasons: Array.isArray(v.reasons) ? v.reasons.filter(isStr) : [],
+    text: isStr(v.text) ? v.text : '',
+  };
+  if (isStr(v.return_url) && v.return_url) r.return_url = v.return_url;
+  return r;
+}
+
+/** Checks a challenge body enough that the page can rely on it. */
+export function parseChallenge(v: unknown): Challenge | null {
+  if (!isObj(v)) return null;
+  const c = v.capture;
+  if (!isStr(v.session_id) || !isStr(v.server_key) || !isStr(v.ws_path) || !Array.isArray(v.suites)) return null;
+  if (!isObj(c) || !isNum(c.width) || !isNum(c.height) || !isNum(c.min_fps) || !isNum(c.max_fps)) return null;
+  const status = v.status === 'running' || v.status === 'finished' ? v.status : 'pending';
+  const ch = v as unknown as Challenge;
+  return {
+    ...ch,
+    status,
+    steps: Array.isArray(v.steps) ? v.steps.filter(isStep) : [],
+    capture: { ...ch.capture, jpeg_quality: isNum(c.jpeg_quality) ? c.jpeg_quality : 0.8 },
+    ...(isResult(v.result) ? { result: normaliseResult(v.result) } : {}),
+  };
+}
+
+/** Every string of `client` is cut to 256 characters (the server does too). */
+export function cut(s: string | undefined, n = 256): string | undefined {
+  return s === undefined ? undefined : s.slice(0, n);
+}
+
+/** Only http(s) return URLs are followed (never javascript: and the like). */
+export function safeReturnUrl(url: string | null | undefined, base: string): string | null {
+  if (!url) return null;
+  try {
+    const u = new URL(url, base);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : null;
+  } catch {
+    return null;
+  }
+}
