@@ -126,11 +126,15 @@ async fn a_real_person_blinking_on_request_passes_with_a_signed_result() {
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("decoding key");
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
     validation.set_audience(&[server.app_id.as_str()]);
-    validation.required_spec_claims.clear();
     let claims = jsonwebtoken::decode::<Value>(jws, &key, &validation)
         .expect("the result's signature verifies")
         .claims;
     assert_eq!(claims["status"], "passed");
+    assert_eq!(claims["iss"], "livegate");
+    // Another app cannot take this result as its own.
+    let mut foreign = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    foreign.set_audience(&["lgapp_someoneelse"]);
+    assert!(jsonwebtoken::decode::<Value>(jws, &key, &foreign).is_err());
     assert_eq!(claims["session_id"], session.id.to_string());
 
     // Evidence: the best frame and the step's frame are kept with the record.

@@ -109,7 +109,7 @@ async fn socket(
             actix_web::rt::spawn(ws::serve_ended(session, stream, result, lang));
         }
         Connection::Live(live) => {
-            let max = service.frame_limits(&live.rules).max_frame_bytes;
+            let max = service.frame_limits(&live.facts.rules).max_frame_bytes;
             let stream = stream
                 .max_frame_size(max)
                 .aggregate_continuations()

@@ -106,7 +106,7 @@ pub async fn serve_live(
         lang,
         raised: BTreeMap::new(),
         shown: None,
-        return_url: live.return_url.clone(),
+        return_url: live.facts.return_url.clone(),
     };
     let reason = match conn.run(stream, &service, &live).await {
         Ok(()) => CloseReason::Done,

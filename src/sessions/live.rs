@@ -15,15 +15,15 @@ use crate::h5::seal::ServerKey;
 use crate::scenes::SceneRules;
 use crate::store::{RecordId, SceneId, TenantId};
 
-/// One live session on this node.
-pub struct LiveSession {
+/// What a session is, fixed at creation.
+pub struct SessionFacts {
     /// The session id.
     pub id: Uuid,
     /// Its tenant.
     pub tenant: TenantId,
     /// Its record.
     pub record_id: RecordId,
-    /// The scene and the version it runs.
+    /// The scene it runs.
     pub scene_id: SceneId,
     /// The scene's code (for the result).
     pub scene_code: String,
@@ -35,8 +35,6 @@ pub struct LiveSession {
     pub app_id: Option<String>,
     /// The integrator's reference for the person.
     pub user_ref: Option<String>,
-    /// SHA-256 (hex) of the link's token.
-    pub token_hash: String,
     /// The steps, in the order the server chose.
     pub steps: Vec<ActionKind>,
     /// The scene's rules at creation.
@@ -47,6 +45,12 @@ pub struct LiveSession {
     pub created_at: DateTime<Utc>,
     /// The link's deadline.
     pub expires_at: DateTime<Utc>,
+}
+
+/// One live session on this node.
+pub struct LiveSession {
+    /// What it is.
+    pub facts: SessionFacts,
     /// The server's key pair, taken when the session actor starts.
     server_key: Mutex<Option<ServerKey>>,
     /// The session actor, from the first hello on.
@@ -58,69 +62,18 @@ pub struct LiveSession {
     permit: Mutex<Option<SessionPermit>>,
 }
 
-/// What it takes to make a [`LiveSession`].
-pub struct LiveSessionParts {
-    /// See [`LiveSession`].
-    pub id: Uuid,
-    /// See [`LiveSession`].
-    pub tenant: TenantId,
-    /// See [`LiveSession`].
-    pub record_id: RecordId,
-    /// See [`LiveSession`].
-    pub scene_id: SceneId,
-    /// See [`LiveSession`].
-    pub scene_code: String,
-    /// See [`LiveSession`].
-    pub scene_version: i64,
-    /// See [`LiveSession`].
-    pub biz_id: String,
-    /// See [`LiveSession`].
-    pub app_id: Option<String>,
-    /// See [`LiveSession`].
-    pub user_ref: Option<String>,
-    /// See [`LiveSession`].
-    pub token_hash: String,
-    /// See [`LiveSession`].
-    pub steps: Vec<ActionKind>,
-    /// See [`LiveSession`].
-    pub rules: SceneRules,
-    /// See [`LiveSession`].
-    pub return_url: Option<String>,
-    /// See [`LiveSession`].
-    pub created_at: DateTime<Utc>,
-    /// See [`LiveSession`].
-    pub expires_at: DateTime<Utc>,
-    /// The server's key pair.
-    pub server_key: ServerKey,
-    /// The tenant manager's slot.
-    pub permit: SessionPermit,
-}
-
 impl LiveSession {
-    /// A session waiting for its page.
-    pub fn new(parts: LiveSessionParts) -> Self {
+    /// A session waiting for its page, with the server's key pair and the tenant manager's
+    /// slot.
+    pub fn new(facts: SessionFacts, server_key: ServerKey, permit: SessionPermit) -> Self {
         let (connection, _) = watch::channel(0);
         Self {
-            id: parts.id,
-            tenant: parts.tenant,
-            record_id: parts.record_id,
-            scene_id: parts.scene_id,
-            scene_code: parts.scene_code,
-            scene_version: parts.scene_version,
-            biz_id: parts.biz_id,
-            app_id: parts.app_id,
-            user_ref: parts.user_ref,
-            token_hash: parts.token_hash,
-            steps: parts.steps,
-            rules: parts.rules,
-            return_url: parts.return_url,
-            created_at: parts.created_at,
-            expires_at: parts.expires_at,
-            server_key: Mutex::new(Some(parts.server_key)),
+            facts,
+            server_key: Mutex::new(Some(server_key)),
             engine: OnceCell::new(),
             connection,
             next_connection: AtomicU64::new(1),
-            permit: Mutex::new(Some(parts.permit)),
+            permit: Mutex::new(Some(permit)),
         }
     }
 
@@ -149,6 +102,6 @@ impl LiveSession {
 
     /// Whether the link has passed its deadline.
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
-        now >= self.expires_at
+        now >= self.facts.expires_at
     }
 }

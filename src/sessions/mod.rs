@@ -43,7 +43,7 @@ use crate::scenes::SceneRules;
 use crate::store::callbacks::NewCallback;
 use crate::store::{NewRecord, NewSession, RecordStatus, SessionRow, Store, StoreError, TenantId};
 
-use live::{LiveSession, LiveSessionParts};
+use live::{LiveSession, SessionFacts};
 
 /// The registry of the sessions this node runs.
 pub type Registry = dyn SessionRegistry<Arc<LiveSession>>;
@@ -262,7 +262,7 @@ impl SessionService {
                 },
             )
             .await?;
-        let live = Arc::new(LiveSession::new(LiveSessionParts {
+        let facts = SessionFacts {
             id,
             tenant: creator.tenant,
             record_id: row.record.id,
@@ -272,15 +272,13 @@ impl SessionService {
             biz_id: request.biz_id,
             app_id: Some(creator.app_id.clone()),
             user_ref: request.user_ref,
-            token_hash: row.token_hash.clone(),
             steps,
             rules,
             return_url: request.return_url,
             created_at: row.record.created_at,
             expires_at: row.expires_at,
-            server_key,
-            permit,
-        }));
+        };
+        let live = Arc::new(LiveSession::new(facts, server_key, permit));
         inner
             .registry
             .register(SessionKey(id), live)
@@ -409,10 +407,10 @@ impl SessionService {
         if let Err(err) = self
             .inner
             .store
-            .start_session(live.tenant, live.id, &sanitise_client(client))
+            .start_session(live.facts.tenant, live.facts.id, &sanitise_client(client))
             .await
         {
-            tracing::warn!(session = %live.id, error = %err, "cannot mark the session running");
+            tracing::warn!(session = %live.facts.id, error = %err, "cannot mark the session running");
         }
         Ok((handle, position))
     }
@@ -424,13 +422,13 @@ impl SessionService {
         let key = live.take_server_key().ok_or_else(|| {
             livegate_actors::actor::SessionError::Spawn("the session's key was used".into())
         })?;
-        let config = live.rules.session_config(live.steps.clone());
+        let config = live.facts.rules.session_config(live.facts.steps.clone());
         let options = SessionOptions {
-            frame_limits: self.frame_limits(&live.rules),
-            evidence_samples: live.rules.evidence.sampled_frames,
+            frame_limits: self.frame_limits(&live.facts.rules),
+            evidence_samples: live.facts.rules.evidence.sampled_frames,
             ..SessionOptions::default()
         };
-        let opener = Box::new(SuiteOpener::new(live.id, key));
+        let opener = Box::new(SuiteOpener::new(live.facts.id, key));
         let handle =
             SessionHandle::start_sealed(config, self.inner.pool.clone(), options, opener).await?;
         let service = self.clone();
@@ -458,18 +456,18 @@ impl SessionService {
         let outcome = match handle.outcome().await {
             Ok(Some(outcome)) => outcome,
             other => {
-                tracing::warn!(session = %live.id, outcome = ?other.err(), "session ended without a verdict");
+                tracing::warn!(session = %live.facts.id, outcome = ?other.err(), "session ended without a verdict");
                 lost_outcome()
             }
         };
         if let Err(err) = self.finish(&live, &outcome).await {
-            tracing::error!(session = %live.id, error = %err, "cannot record the session's outcome");
+            tracing::error!(session = %live.facts.id, error = %err, "cannot record the session's outcome");
         }
         if let Err(err) = handle.finish().await {
-            tracing::debug!(session = %live.id, error = %err, "session actor already gone");
+            tracing::debug!(session = %live.facts.id, error = %err, "session actor already gone");
         }
         live.release();
-        let _ = self.inner.registry.remove(SessionKey(live.id)).await;
+        let _ = self.inner.registry.remove(SessionKey(live.facts.id)).await;
     }
 
     /// Records a finished session: evidence, signed result, record, callback.
@@ -478,7 +476,7 @@ impl SessionService {
         let now = Utc::now();
         let started_at = inner
             .store
-            .session_of_tenant(live.tenant, live.id)
+            .session_of_tenant(live.facts.tenant, live.facts.id)
             .await
             .ok()
             .and_then(|row| row.started_at);
@@ -487,31 +485,31 @@ impl SessionService {
             if let Err(err) = inner
                 .evidence
                 .put(
-                    live.tenant,
-                    live.record_id,
+                    live.facts.tenant,
+                    live.facts.record_id,
                     &name,
                     frame.jpeg.as_ref().clone(),
                 )
                 .await
             {
-                tracing::warn!(session = %live.id, error = %err, "evidence frame not kept");
+                tracing::warn!(session = %live.facts.id, error = %err, "evidence frame not kept");
             }
         }
-        let (result, record) = result::finished(live, outcome, started_at, now);
-        let result = self.sign(result, live.app_id.as_deref(), now)?;
+        let (result, record) = result::finished(&live.facts, outcome, started_at, now);
+        let result = self.sign(result, live.facts.app_id.as_deref(), now)?;
         let first = inner
             .store
-            .finish_session(live.tenant, live.id, &record, &result)
+            .finish_session(live.facts.tenant, live.facts.id, &record, &result)
             .await?;
         if first {
             metrics::counter!("livegate_sessions_finished_total", "status" => result["status"].as_str().unwrap_or("unknown").to_owned()).increment(1);
             self.send_callback(
-                live.tenant,
-                &live.rules,
-                live.id,
-                live.record_id,
-                live.scene_id,
-                live.app_id.clone(),
+                live.facts.tenant,
+                &live.facts.rules,
+                live.facts.id,
+                live.facts.record_id,
+                live.facts.scene_id,
+                live.facts.app_id.clone(),
                 &result,
             )
             .await;
@@ -571,7 +569,7 @@ impl SessionService {
         };
         Ok(match row.result {
             Some(result) => result,
-            None if Utc::now() >= row.expires_at => {
+            None if Utc::now() >= row.expires_at && !self.runs_here(id).await => {
                 // The sweep has not come by yet: expire it now, so the answer is final.
                 self.expire(&row).await?;
                 self.inner
@@ -585,6 +583,15 @@ impl SessionService {
         })
     }
 
+    /// Whether frames are flowing in a session this node runs (its link's deadline does not cut
+    /// a person off mid-check).
+    async fn runs_here(&self, id: Uuid) -> bool {
+        matches!(
+            self.inner.registry.locate(SessionKey(id)).await,
+            Ok(Located::Local(live)) if live.engine.get().is_some()
+        )
+    }
+
     /// Ends the sessions whose links passed their deadline; returns how many it ended.
     pub async fn expire_due(&self) -> Result<usize, ApiError> {
         let now = Utc::now();
@@ -595,9 +602,9 @@ impl SessionService {
                 if let Some(handle) = live.engine.get() {
                     // Frames are flowing: the session ends by its own timeouts, unless it has
                     // overrun them too.
-                    let limit = live.expires_at
+                    let limit = live.facts.expires_at
                         + chrono::Duration::seconds(
-                            self.frame_limits(&live.rules).max_duration_s as i64,
+                            self.frame_limits(&live.facts.rules).max_duration_s as i64,
                         );
                     if now < limit {
                         continue;

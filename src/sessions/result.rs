@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::store::{RecordOutcome, RecordStatus, SessionRow, Verdict};
 
-use super::live::LiveSession;
+use super::live::SessionFacts;
 
 /// How a session ended, as the integrator reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +65,7 @@ fn time(t: DateTime<Utc>) -> String {
 
 /// The result of a session that ended with an outcome from its actor.
 pub fn finished(
-    live: &LiveSession,
+    live: &SessionFacts,
     outcome: &SessionOutcome,
     started_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
@@ -172,7 +172,7 @@ pub fn expired(row: &SessionRow, scene_code: &str, now: DateTime<Utc>) -> (Value
     (Value::Object(body), record)
 }
 
-fn base(live: &LiveSession, status: ResultStatus) -> Map<String, Value> {
+fn base(live: &SessionFacts, status: ResultStatus) -> Map<String, Value> {
     let mut body = Map::new();
     body.insert("session_id".into(), json!(live.id));
     body.insert("biz_id".into(), json!(live.biz_id));
@@ -199,7 +199,13 @@ pub fn pending(row: &SessionRow) -> Value {
     })
 }
 
-/// The claims signed into the result's JWS: the result itself plus issuer, audience and time.
+/// How long a signed result is valid for a verifier checking `exp` (an auditor re-checking an
+/// old result verifies the signature with `exp` not enforced).
+pub const SIGNED_RESULT_VALIDITY_DAYS: i64 = 30;
+
+/// The claims signed into the result's JWS: the result itself plus issuer, audience (the app
+/// that created the session: a result cannot be passed off to another app), issue and expiry
+/// times.
 pub fn claims(result: &Value, app_id: Option<&str>, now: DateTime<Utc>) -> Value {
     let mut claims = result.as_object().cloned().unwrap_or_default();
     claims.insert("iss".into(), json!("livegate"));
@@ -207,5 +213,9 @@ pub fn claims(result: &Value, app_id: Option<&str>, now: DateTime<Utc>) -> Value
         claims.insert("aud".into(), json!(app));
     }
     claims.insert("iat".into(), json!(now.timestamp()));
+    claims.insert(
+        "exp".into(),
+        json!((now + chrono::Duration::days(SIGNED_RESULT_VALIDITY_DAYS)).timestamp()),
+    );
     Value::Object(claims)
 }
