@@ -2,16 +2,16 @@
 //! small business backend on 127.0.0.1 that checks the signature with its own code, from the
 //! documented formula (hmac and sha2 directly, not `livegate::signature`).
 
-use std::collections::{HashMap, VecDeque};
+mod common;
+
+use common::backend::{Backend, Script, CALLBACK_PATH};
+use std::collections::VecDeque;
 use std::future::Future;
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::ServerHandle;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use hmac::{Hmac, Mac};
 use livegate::callbacks::{http_client, CallbackDelivery, DeliveryPolicy, SceneConfigSecrets};
 use livegate::store::sqlite::SqliteStore;
 use livegate::store::{
@@ -19,150 +19,19 @@ use livegate::store::{
     Store, TenantId,
 };
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 const SECRET: &str = "cb-secret-of-the-scene";
 const APP_ID: &str = "app-bank-a";
-/// The query is signed too: given unsorted, the backend sorts it.
-const CALLBACK_PATH: &str = "/lg/callback?b=2&a=1";
 
-/// What the business backend saw of one request.
-#[derive(Debug, Clone)]
-struct Received {
-    headers: HashMap<String, String>,
-    body: String,
-    signature_ok: bool,
-}
-
-/// The business backend's script and log.
-#[derive(Default)]
-struct Script {
-    /// Statuses to answer, in order; then 200.
-    statuses: VecDeque<u16>,
-    /// Answer 503 forever instead.
-    never_ok: bool,
-    received: Vec<Received>,
-}
-
-struct Backend {
-    addr: SocketAddr,
-    script: Arc<Mutex<Script>>,
-    handle: ServerHandle,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl Backend {
-    /// Starts the backend on `listener`, answering per `script`.
-    fn start(listener: TcpListener, script: Script) -> Self {
-        let addr = listener.local_addr().expect("backend addr");
-        let script = Arc::new(Mutex::new(script));
-        let shared = web::Data::from(Arc::clone(&script));
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(shared.clone())
-                .default_service(web::to(receive))
-        })
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(0)
-        .listen(listener)
-        .expect("backend listens")
-        .run();
-        let handle = server.handle();
-        let task = tokio::spawn(server);
-        Self {
-            addr,
-            script,
-            handle,
-            task,
-        }
+/// A backend script checking signatures with the scene's secret.
+fn script() -> Script {
+    Script {
+        secret: SECRET.into(),
+        ..Script::default()
     }
-
-    fn url(&self) -> String {
-        format!("http://{}{CALLBACK_PATH}", self.addr)
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.script.lock().expect("script").received.clone()
-    }
-
-    async fn stop(self) {
-        self.handle.stop(false).await;
-        let _ = self.task.await;
-    }
-}
-
-/// The backend's handler: checks the signature as an integrator would, then answers per script.
-async fn receive(
-    req: HttpRequest,
-    body: web::Bytes,
-    script: web::Data<Mutex<Script>>,
-) -> HttpResponse {
-    let headers: HashMap<String, String> = req
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .collect();
-    let header = |name: &str| headers.get(name).cloned().unwrap_or_default();
-    let signature_ok = req.method() == actix_web::http::Method::POST
-        && verify_signature(
-            req.path(),
-            req.query_string(),
-            &header("x-lg-timestamp"),
-            &header("x-lg-nonce"),
-            &body,
-            &header("x-lg-signature"),
-        );
-    let mut script = script.lock().expect("script");
-    script.received.push(Received {
-        headers: headers.clone(),
-        body: String::from_utf8_lossy(&body).into_owned(),
-        signature_ok,
-    });
-    let status = if !signature_ok {
-        401
-    } else if script.never_ok {
-        503
-    } else {
-        script.statuses.pop_front().unwrap_or(200)
-    };
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status")).body("{}")
-}
-
-/// The documented formula, written out again on the integrator's side:
-/// `hex(HMAC-SHA256(secret, METHOD\nPATH\nCANONICAL_QUERY\nTIMESTAMP\nNONCE\nhex(SHA-256(body))))`
-/// where the canonical query is the `key=value` pairs sorted (the test's are plain ASCII, so
-/// encoding leaves them as they are).
-fn verify_signature(
-    path: &str,
-    query: &str,
-    timestamp: &str,
-    nonce: &str,
-    body: &[u8],
-    signature: &str,
-) -> bool {
-    let mut pairs: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
-    pairs.sort();
-    let canonical = format!(
-        "POST\n{path}\n{}\n{timestamp}\n{nonce}\n{}",
-        pairs.join("&"),
-        hex::encode(Sha256::digest(body))
-    );
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("hmac key");
-    mac.update(canonical.as_bytes());
-    let Ok(given) = hex::decode(signature) else {
-        return false;
-    };
-    // The timestamp must be now-ish, as an integrator would check.
-    let fresh = timestamp
-        .parse::<i64>()
-        .is_ok_and(|ts| (chrono::Utc::now().timestamp() - ts).abs() <= 300);
-    fresh && mac.verify_slice(&given).is_ok()
 }
 
 /// A policy with tiny delays, so retries happen in milliseconds.
@@ -317,7 +186,7 @@ async fn delivered_on_the_third_try_with_signed_headers_and_history() {
         TcpListener::bind("127.0.0.1:0").expect("bind"),
         Script {
             statuses: VecDeque::from([500, 500]),
-            ..Script::default()
+            ..script()
         },
     );
     let worker = Worker::start(&store, quick_policy(10));
@@ -416,7 +285,7 @@ async fn a_restart_loses_no_callback() {
         "{:?}",
         cb.last_error
     );
-    let backend = Backend::start(TcpListener::bind(addr).expect("rebind"), Script::default());
+    let backend = Backend::start(TcpListener::bind(addr).expect("rebind"), script());
     let worker = Worker::start(&store, quick_policy(1000));
 
     let history = settled(&store, id).await;
@@ -447,7 +316,7 @@ async fn a_backend_that_never_says_ok_fails_after_max_attempts() {
         TcpListener::bind("127.0.0.1:0").expect("bind"),
         Script {
             never_ok: true,
-            ..Script::default()
+            ..script()
         },
     );
     let worker = Worker::start(&store, quick_policy(4));
@@ -481,10 +350,7 @@ async fn a_backend_that_never_says_ok_fails_after_max_attempts() {
 async fn a_scene_without_a_secret_is_given_up_at_once_and_says_why() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open_store(&dir.path().join("livegate.db")).await;
-    let backend = Backend::start(
-        TcpListener::bind("127.0.0.1:0").expect("bind"),
-        Script::default(),
-    );
+    let backend = Backend::start(TcpListener::bind("127.0.0.1:0").expect("bind"), script());
     let worker = Worker::start(&store, quick_policy(10));
     let config = json!({ "callback": { "url": backend.url() } });
     let id = worker

@@ -7,9 +7,12 @@ mod common;
 
 use std::time::Duration;
 
+use common::backend::{Backend, Script};
 use common::live::{unix_ms, video_jpegs, LiveServer, Page};
 use common::media;
 use serde_json::{json, Value};
+
+const CALLBACK_SECRET: &str = "the-scene-callback-secret";
 
 fn blink_scene() -> Value {
     json!({
@@ -17,6 +20,28 @@ fn blink_scene() -> Value {
         "timeouts": {"step_s": 10, "session_s": 20},
         "return_urls": ["https://bank.example/liveness/"]
     })
+}
+
+/// The result's JWS verified with the published keys, as the integrator does it offline.
+async fn verified_claims(server: &LiveServer, jws: &str) -> Value {
+    let header = jsonwebtoken::decode_header(jws).expect("jws header");
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(server.jwks().await).expect("jwks parses");
+    let jwk = jwks
+        .find(header.kid.as_deref().expect("kid"))
+        .expect("the signing key is published");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("decoding key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&[server.app_id.as_str()]);
+    let claims = jsonwebtoken::decode::<Value>(jws, &key, &validation)
+        .expect("the result's signature verifies")
+        .claims;
+    // Another app cannot take this result as its own.
+    let mut foreign = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    foreign.set_audience(&["lgapp_someoneelse"]);
+    assert!(jsonwebtoken::decode::<Value>(jws, &key, &foreign).is_err());
+    claims
 }
 
 fn short_scene() -> Value {
@@ -69,7 +94,17 @@ async fn a_real_person_blinking_on_request_passes_with_a_signed_result() {
         return;
     };
     let frames = video_jpegs(&video, 15, 480, 14);
-    let server = LiveServer::start(&[], &[("kyc", blink_scene())]).await;
+    // The integrator's backend, which receives the callback and checks both signatures.
+    let backend = Backend::start(
+        std::net::TcpListener::bind("127.0.0.1:0").expect("backend port"),
+        Script {
+            secret: CALLBACK_SECRET.into(),
+            ..Script::default()
+        },
+    );
+    let mut scene = blink_scene();
+    scene["callback"] = json!({"url": backend.url(), "secret": CALLBACK_SECRET});
+    let server = LiveServer::start(&[], &[("kyc", scene)]).await;
     let session = server
         .create_session(
             "kyc",
@@ -115,27 +150,33 @@ async fn a_real_person_blinking_on_request_passes_with_a_signed_result() {
     assert!(answer["timings"]["duration_ms"].as_i64().unwrap() > 0);
 
     // The JWS verifies offline against the published keys and carries the same verdict.
-    let jws = answer["jws"].as_str().expect("jws");
-    let header = jsonwebtoken::decode_header(jws).expect("jws header");
-    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
-    let jwks: jsonwebtoken::jwk::JwkSet =
-        serde_json::from_value(server.jwks().await).expect("jwks parses");
-    let jwk = jwks
-        .find(header.kid.as_deref().expect("kid"))
-        .expect("the signing key is published");
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("decoding key");
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-    validation.set_audience(&[server.app_id.as_str()]);
-    let claims = jsonwebtoken::decode::<Value>(jws, &key, &validation)
-        .expect("the result's signature verifies")
-        .claims;
+    let claims = verified_claims(&server, answer["jws"].as_str().expect("jws")).await;
     assert_eq!(claims["status"], "passed");
     assert_eq!(claims["iss"], "livegate");
-    // Another app cannot take this result as its own.
-    let mut foreign = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-    foreign.set_audience(&["lgapp_someoneelse"]);
-    assert!(jsonwebtoken::decode::<Value>(jws, &key, &foreign).is_err());
     assert_eq!(claims["session_id"], session.id.to_string());
+
+    // The callback reaches the backend, signed with the scene's secret, carrying the same
+    // result and a JWS that verifies.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let callback = loop {
+        if let Some(r) = backend.received().into_iter().next() {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no callback within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        callback.signature_ok,
+        "the callback's HMAC signature verifies"
+    );
+    assert_eq!(callback.headers["x-lg-appid"], server.app_id);
+    let body: Value = serde_json::from_str(&callback.body).expect("callback JSON");
+    assert_eq!(body, answer, "the callback carries the result as served");
+    verified_claims(&server, body["jws"].as_str().expect("jws in the callback")).await;
+    backend.stop().await;
 
     // Evidence: the best frame and the step's frame are kept with the record.
     let evidence: Vec<_> = walk(&server.data_dir().join("evidence"));
