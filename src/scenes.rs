@@ -572,6 +572,7 @@ impl SceneRules {
             step_timeout_s: f64::from(self.timeouts.step_s),
             session_timeout_s: f64::from(self.timeouts.session_s),
             thresholds: self.thresholds.clone(),
+            retry_challenges: Vec::new(),
         }
     }
 }

@@ -441,3 +441,37 @@ async fn the_open_api_refuses_unknown_scenes_and_foreign_return_urls() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_attempt_is_retried_and_the_second_passes() {
+    let Some(video) = media("Blink-Detector_repeating/video.mp4") else {
+        return;
+    };
+    let moving = video_jpegs(&video, 15, 480, 8);
+    // The person holds still (no blink) for 4.5 s, then blinks as the video does.
+    let mut frames = vec![moving[0].clone(); 15 * 9 / 2];
+    frames.extend(moving);
+    let scene = json!({
+        "actions": {"pool": ["blink"], "count": 1},
+        "timeouts": {"step_s": 3, "session_s": 10},
+        "retries": 1
+    });
+    let server = LiveServer::start(&[], &[("retry", scene)]).await;
+    let session = server.create_session("retry", json!({})).await;
+    let mut page = Page::connect(&server, &session).await;
+    page.hello(false).await;
+    stream(&mut page, &frames, 15, 1).await;
+    let result = result_message(&mut page).await;
+    let retries = page.of_type("retry");
+    assert_eq!(retries.len(), 1, "{:?}", page.messages);
+    assert_eq!(retries[0]["attempt"], 2);
+    assert_eq!(retries[0]["of"], 2);
+    assert_eq!(retries[0]["reasons"], json!(["timeout"]));
+    assert!(retries[0]["text"].as_str().unwrap().contains("请再试一次"));
+    assert_eq!(result["passed"], true, "{:?}", page.messages);
+    let answer = server
+        .final_result(session.id, Duration::from_secs(10))
+        .await;
+    assert_eq!(answer["status"], "passed");
+    assert_eq!(answer["attempts"], 2);
+}

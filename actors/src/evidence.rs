@@ -69,6 +69,11 @@ impl EvidencePicker {
         }
     }
 
+    /// A new attempt begins: its steps' frames replace the last attempt's.
+    pub fn new_attempt(&mut self) {
+        self.samples.clear();
+    }
+
     /// The frames kept: the best first, then the step samples.
     pub fn frames(&self) -> Vec<EvidenceFrame> {
         let best = self.best.as_ref().map(|(_, t, jpeg)| EvidenceFrame {

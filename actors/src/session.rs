@@ -55,6 +55,10 @@ pub struct SessionConfig {
     /// Quality and action thresholds.
     #[serde(default)]
     pub thresholds: QualityThresholds,
+    /// The challenges of further attempts, one each, used in order when an attempt runs out of
+    /// time (never after an attack-like failure such as another person taking over).
+    #[serde(default)]
+    pub retry_challenges: Vec<Vec<ActionKind>>,
 }
 
 impl SessionConfig {
@@ -65,25 +69,27 @@ impl SessionConfig {
             step_timeout_s: 10.0,
             session_timeout_s: 60.0,
             thresholds: QualityThresholds::default(),
+            retry_challenges: Vec::new(),
         }
     }
 
     /// Check that the session can run.
     pub fn validate(&self) -> Result<(), SessionConfigError> {
         self.thresholds.validate()?;
-        if self.challenge.is_empty() {
-            return Err(SessionConfigError::EmptyChallenge);
-        }
-        if let Some((index, kind)) = self
-            .challenge
-            .iter()
-            .enumerate()
-            .find(|(_, k)| !ActionKind::CHALLENGE.contains(k))
-        {
-            return Err(SessionConfigError::NotAChallengeAction {
-                index,
-                kind: kind.as_str(),
-            });
+        for challenge in std::iter::once(&self.challenge).chain(&self.retry_challenges) {
+            if challenge.is_empty() {
+                return Err(SessionConfigError::EmptyChallenge);
+            }
+            if let Some((index, kind)) = challenge
+                .iter()
+                .enumerate()
+                .find(|(_, k)| !ActionKind::CHALLENGE.contains(k))
+            {
+                return Err(SessionConfigError::NotAChallengeAction {
+                    index,
+                    kind: kind.as_str(),
+                });
+            }
         }
         for (field, v) in [
             ("step_timeout_s", self.step_timeout_s),
@@ -196,6 +202,17 @@ pub enum SessionEvent {
         /// Frames dropped since the session began.
         total: u64,
     },
+    /// An attempt ran out of time and another one begins, with a new challenge.
+    AttemptFailed {
+        /// Frame time.
+        t: f64,
+        /// The attempt that begins now (from 2).
+        attempt: usize,
+        /// Attempts in all.
+        of: usize,
+        /// Why the last one failed.
+        reasons: Vec<FailReason>,
+    },
     /// The session is over.
     Finished {
         /// Its outcome.
@@ -288,6 +305,8 @@ pub struct SessionLogic {
     first_t: Option<f64>,
     last_blocked_t: Option<f64>,
     steps_done: usize,
+    /// The attempt running, from 0.
+    attempt: usize,
     verdict: Option<Verdict>,
 }
 
@@ -302,6 +321,7 @@ impl SessionLogic {
             first_t: None,
             last_blocked_t: None,
             steps_done: 0,
+            attempt: 0,
             verdict: None,
         })
     }
@@ -504,8 +524,36 @@ impl SessionLogic {
                     _ => {}
                 }
             }
-            self.finish(Verdict::failed(reasons), out);
+            self.retry_or_finish(Verdict::failed(reasons), t, out);
         }
+    }
+
+    /// A timed-out attempt: the next attempt begins if the configuration has one and nothing
+    /// attack-like happened; else the session ends.
+    fn retry_or_finish(&mut self, verdict: Verdict, t: f64, out: &mut Vec<SessionEvent>) {
+        let attack_like = verdict.reasons.contains(&FailReason::FaceChanged);
+        let Some(next) = self.config.retry_challenges.get(self.attempt).cloned() else {
+            return self.finish(verdict, out);
+        };
+        if attack_like {
+            return self.finish(verdict, out);
+        }
+        self.attempt += 1;
+        self.config.challenge = next;
+        self.steps_done = 0;
+        self.first_t = Some(t);
+        self.phase = Phase::Waiting;
+        out.push(SessionEvent::AttemptFailed {
+            t,
+            attempt: self.attempt + 1,
+            of: self.config.retry_challenges.len() + 1,
+            reasons: verdict.reasons,
+        });
+    }
+
+    /// Attempts made so far (1 for a session without retries).
+    pub fn attempts(&self) -> usize {
+        self.attempt + 1
     }
 
     fn finish(&mut self, verdict: Verdict, out: &mut Vec<SessionEvent>) {
@@ -754,6 +802,55 @@ mod tests {
             );
             assert!(ev.contains(&SessionEvent::Progress { done: 2, total: 2 }));
         }
+    }
+
+    #[test]
+    fn a_timed_out_attempt_is_retried_with_the_next_challenge() {
+        // The first attempt asks for a nod nobody does; the retry asks for the turn the person
+        // makes 3 s after it begins.
+        let mut config = SessionConfig::new(vec![ActionKind::Nod]);
+        config.step_timeout_s = 3.0;
+        config.retry_challenges = vec![vec![ActionKind::TurnLeft]];
+        let mut logic = SessionLogic::new(config).unwrap();
+        let ev = drive(&mut logic, 15.0, 12.0, |t| {
+            frame_with(t, |m| {
+                if (7.5..8.1).contains(&t) {
+                    m.pose.yaw = 30.0;
+                }
+            })
+        });
+        let failed: Vec<_> = ev
+            .iter()
+            .filter(|e| matches!(e, SessionEvent::AttemptFailed { .. }))
+            .collect();
+        assert_eq!(failed.len(), 1, "{ev:?}");
+        assert!(matches!(
+            failed[0],
+            SessionEvent::AttemptFailed { attempt: 2, of: 2, reasons, .. } if reasons == &[FailReason::Timeout]
+        ));
+        assert_eq!(logic.verdict().map(|v| v.passed), Some(true), "{ev:?}");
+        assert_eq!(logic.attempts(), 2);
+        assert_eq!(logic.challenge(), &[ActionKind::TurnLeft]);
+    }
+
+    #[test]
+    fn without_retries_left_a_timeout_ends_the_session() {
+        let mut config = SessionConfig::new(vec![ActionKind::Nod]);
+        config.step_timeout_s = 3.0;
+        config.retry_challenges = vec![vec![ActionKind::Nod]];
+        let mut logic = SessionLogic::new(config).unwrap();
+        let ev = drive(&mut logic, 15.0, 20.0, face_frame);
+        assert_eq!(
+            ev.iter()
+                .filter(|e| matches!(e, SessionEvent::AttemptFailed { .. }))
+                .count(),
+            1
+        );
+        assert_eq!(
+            logic.verdict().map(|v| v.reasons.clone()),
+            Some(vec![FailReason::Timeout])
+        );
+        assert_eq!(logic.attempts(), 2);
     }
 
     #[test]

@@ -89,6 +89,17 @@ pub enum ServerMessage {
         /// Steps in all.
         total: usize,
     },
+    /// An attempt ran out of time; another begins (its steps follow as `step` messages).
+    Retry {
+        /// The attempt that begins (from 2).
+        attempt: usize,
+        /// Attempts in all.
+        of: usize,
+        /// Why the last one failed.
+        reasons: Vec<String>,
+        /// What to tell the person.
+        text: String,
+    },
     /// The session is over.
     Result {
         /// Whether the person passed.

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use futures_util::StreamExt as _;
 use livegate_actors::actor::{SendError, SessionPosition};
 use livegate_actors::prompts::{step_text, verdict_text, FacePart, Lang, Prompt, PromptCode};
-use livegate_actors::session::SessionEvent;
+use livegate_actors::session::{FailReason, SessionEvent};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::messages::{ClientMessage, CloseReason, ServerMessage, StepView};
@@ -136,11 +136,7 @@ impl Conn {
             .await
             .map_err(refusal)?;
         if let Some(verdict) = &position.verdict {
-            let reasons: Vec<String> = verdict
-                .reasons
-                .iter()
-                .filter_map(|r| serde_json::to_value(r).ok()?.as_str().map(str::to_owned))
-                .collect();
+            let reasons = reason_words(&verdict.reasons);
             let result = PageResult {
                 passed: verdict.passed,
                 reasons,
@@ -272,6 +268,7 @@ impl Conn {
                 self.raised.remove(&code);
                 self.top_prompt()
             }
+            // Every attempt draws as many steps from the scene's pool: the total stays.
             SessionEvent::StepStarted { index, action, .. } => Some(ServerMessage::Step {
                 index,
                 action,
@@ -286,20 +283,26 @@ impl Conn {
                 total,
             }),
             SessionEvent::Finished { verdict } => {
-                let reasons = verdict
-                    .reasons
-                    .iter()
-                    .filter_map(|r| serde_json::to_value(r).ok()?.as_str().map(str::to_owned))
-                    .collect();
                 let message = ServerMessage::Result {
                     passed: verdict.passed,
-                    reasons,
+                    reasons: reason_words(&verdict.reasons),
                     text: verdict_text(verdict.passed, &verdict.reasons, self.lang),
                     return_url: self.return_url.clone(),
                 };
                 send(&mut self.session, &message).await?;
                 return Ok(true);
             }
+            SessionEvent::AttemptFailed {
+                attempt,
+                of,
+                reasons,
+                ..
+            } => Some(ServerMessage::Retry {
+                attempt,
+                of,
+                reasons: reason_words(&reasons),
+                text: retry_text(&reasons, self.lang),
+            }),
             SessionEvent::Progress { .. }
             | SessionEvent::ActionSeen { .. }
             | SessionEvent::FramesDropped { .. } => None,
@@ -328,6 +331,23 @@ impl Conn {
                 text: String::new(),
             },
         })
+    }
+}
+
+/// Reason words as in results (`timeout`, `face_changed`).
+fn reason_words(reasons: &[FailReason]) -> Vec<String> {
+    reasons
+        .iter()
+        .filter_map(|r| serde_json::to_value(r).ok()?.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// What the person hears when an attempt failed and another begins.
+fn retry_text(reasons: &[FailReason], lang: Lang) -> String {
+    let failed = verdict_text(false, reasons, lang);
+    match lang {
+        Lang::ZhCn => format!("{failed}，请再试一次"),
+        Lang::En => format!("{failed}. Please try again"),
     }
 }
 

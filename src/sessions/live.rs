@@ -37,6 +37,8 @@ pub struct SessionFacts {
     pub user_ref: Option<String>,
     /// The steps, in the order the server chose.
     pub steps: Vec<ActionKind>,
+    /// The steps of each further attempt the scene allows, drawn at creation too.
+    pub retry_steps: Vec<Vec<ActionKind>>,
     /// The scene's rules at creation.
     pub rules: SceneRules,
     /// Where the page returns.

@@ -224,9 +224,15 @@ impl SessionService {
             .admit(TenantKey(creator.tenant.0))
             .await
             .map_err(tenant_refusal)?;
-        let steps = rules
-            .choose_challenge(&mut rand::rng())
-            .map_err(|err| invalid("scene", &format!("the scene's actions are invalid: {err}")))?;
+        let draw = || {
+            rules
+                .choose_challenge(&mut rand::rng())
+                .map_err(|err| invalid("scene", &format!("the scene's actions are invalid: {err}")))
+        };
+        let steps = draw()?;
+        let retry_steps = (0..rules.retries)
+            .map(|_| draw())
+            .collect::<Result<Vec<_>, _>>()?;
         let id = Uuid::now_v7();
         let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
         let server_key = ServerKey::generate();
@@ -273,6 +279,7 @@ impl SessionService {
             app_id: Some(creator.app_id.clone()),
             user_ref: request.user_ref,
             steps,
+            retry_steps,
             rules,
             return_url: request.return_url,
             created_at: row.record.created_at,
@@ -298,10 +305,11 @@ impl SessionService {
     /// What a session of these rules may send.
     pub fn frame_limits(&self, rules: &SceneRules) -> FrameLimits {
         let mut limits = self.inner.settings.frame_limits;
-        // Frames may come for as long as the session may last, plus a margin for a reconnect.
+        // Frames may come for as long as every attempt may last, plus a margin for a reconnect.
+        let attempts = 1 + u64::from(rules.retries);
         limits.max_duration_s = limits
             .max_duration_s
-            .min(u64::from(rules.timeouts.session_s) + 30);
+            .min(u64::from(rules.timeouts.session_s) * attempts + 30);
         limits
     }
 
@@ -422,7 +430,8 @@ impl SessionService {
         let key = live.take_server_key().ok_or_else(|| {
             livegate_actors::actor::SessionError::Spawn("the session's key was used".into())
         })?;
-        let config = live.facts.rules.session_config(live.facts.steps.clone());
+        let mut config = live.facts.rules.session_config(live.facts.steps.clone());
+        config.retry_challenges = live.facts.retry_steps.clone();
         let options = SessionOptions {
             frame_limits: self.frame_limits(&live.facts.rules),
             evidence_samples: live.facts.rules.evidence.sampled_frames,
@@ -457,7 +466,7 @@ impl SessionService {
             Ok(Some(outcome)) => outcome,
             other => {
                 tracing::warn!(session = %live.facts.id, outcome = ?other.err(), "session ended without a verdict");
-                lost_outcome()
+                lost_outcome(&live.facts.steps)
             }
         };
         if let Err(err) = self.finish(&live, &outcome).await {
@@ -690,9 +699,11 @@ fn tenant_refusal(err: TenantError) -> ApiError {
     }
 }
 
-fn lost_outcome() -> SessionOutcome {
+fn lost_outcome(challenge: &[livegate_actors::actions::ActionKind]) -> SessionOutcome {
     SessionOutcome {
         verdict: Verdict::failed(vec![FailReason::EngineFailure]),
+        challenge: challenge.to_vec(),
+        attempts: 1,
         steps: Vec::new(),
         evidence: Vec::new(),
         status: SessionStatus {

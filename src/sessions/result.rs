@@ -81,9 +81,9 @@ pub fn finished(
         .iter()
         .map(|r| reason_value(*r))
         .collect();
-    let scores = scores(outcome, live.steps.len());
-    let actions: Vec<Value> = live
-        .steps
+    let scores = scores(outcome, outcome.challenge.len());
+    let actions: Vec<Value> = outcome
+        .challenge
         .iter()
         .enumerate()
         .map(|(index, action)| {
@@ -108,6 +108,7 @@ pub fn finished(
     body.insert("reasons".into(), Value::Array(reasons.clone()));
     body.insert("scores".into(), scores.clone());
     body.insert("actions".into(), Value::Array(actions));
+    body.insert("attempts".into(), json!(outcome.attempts));
     body.insert(
         "timings".into(),
         json!({

@@ -135,7 +135,11 @@ pub struct StepTiming {
 pub struct SessionOutcome {
     /// The decision.
     pub verdict: Verdict,
-    /// The steps as they went.
+    /// The challenge of the last attempt.
+    pub challenge: Vec<ActionKind>,
+    /// Attempts made (1 without retries).
+    pub attempts: usize,
+    /// The last attempt's steps as they went.
     pub steps: Vec<StepTiming>,
     /// The best frame and the step frames.
     pub evidence: Vec<EvidenceFrame>,
@@ -316,6 +320,10 @@ impl SessionState {
                     started_t: *t,
                     passed_t: None,
                 }),
+                SessionEvent::AttemptFailed { .. } => {
+                    self.steps.clear();
+                    self.evidence.new_attempt();
+                }
                 SessionEvent::StepPassed { t, index, .. } => {
                     if let Some(step) = self.steps.iter_mut().find(|s| s.index == *index) {
                         step.passed_t = Some(*t);
@@ -477,6 +485,8 @@ impl SessionState {
         let duration_s = self.last_frame.map_or(0.0, |(t, _)| t);
         Some(SessionOutcome {
             verdict,
+            challenge: self.logic.challenge().to_vec(),
+            attempts: self.logic.attempts(),
             steps: self.steps.clone(),
             evidence: self.evidence.frames(),
             status: self.status(),
