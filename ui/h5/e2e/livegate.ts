@@ -2,7 +2,7 @@
 // folder, creates an app, signs Open API requests, and relays TCP so tests can cut the line.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket, connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,6 +108,17 @@ export function createApp(lg: Livegate, name = 'h5-e2e'): { app_id: string; secr
   if (r.status !== 0) throw new Error(`apps create failed: ${r.stderr}`);
   const line = r.stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(line) as { app_id: string; secret: string };
+}
+
+/**
+ * `livegate scenes set CODE --file F`: a scene's rules. This is how the tests pin the challenge:
+ * a scene whose pool holds one action asks for exactly that one (no test-only setting needed).
+ */
+export function setScene(lg: Livegate, code: string, rules: unknown, dir: string): void {
+  const file = join(dir, `${code}.json`);
+  writeFileSync(file, JSON.stringify(rules));
+  const r = spawnSync(BIN, ['scenes', 'set', code, '--file', file], { cwd: REPO, env: lg.env, encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`scenes set ${code} failed: ${r.stderr}`);
 }
 
 const enc = (s: string) =>

@@ -1,6 +1,7 @@
 // The H5 capture page: link → challenge → capability check → consent → camera → sealed frames
 // over one WebSocket → prompts and steps → result → back to the integrator (docs/h5-protocol.md).
 
+import { forgetKey, restoreKey, saveKey } from './keystore';
 import './style.css';
 import { FrameGrabber, clientFacts, openCamera, playVideo, stopCamera } from './capture';
 import { texts, type TextKey } from './i18n';
@@ -196,7 +197,8 @@ async function start(link: LinkParams, challenge: Challenge, platform: Platform)
   }
 
   let keys;
-  const client = keyPair();
+  const client = keyPair(restoreKey(challenge.session_id));
+  saveKey(challenge.session_id, client.privateKey);
   try {
     keys = clientKeys(challenge.session_id, client, fromBase64Url(challenge.server_key));
   } catch {
@@ -210,12 +212,15 @@ async function start(link: LinkParams, challenge: Challenge, platform: Platform)
   const maxFrameBytes = challenge.limits?.max_frame_bytes ?? Infinity;
   let finished = false;
   let stalled = false;
+  // Steps per attempt (every attempt draws as many), for the progress after a retry.
+  let currentTotal = 0;
   let grabbing = false;
   let timer: ReturnType<typeof setTimeout> | null = null;
 
   const finish = (r: PageResult) => {
     if (finished) return;
     finished = true;
+    forgetKey(challenge.session_id);
     if (timer) clearTimeout(timer);
     conn.stop();
     stopCamera(stream);
@@ -228,6 +233,7 @@ async function start(link: LinkParams, challenge: Challenge, platform: Platform)
         setState('streaming');
         els.connectionText.textContent = '';
         sealer.resumeAt(msg.next_seq);
+        currentTotal = msg.total;
         rate = onReconnect(rate);
         const current = msg.step ? msg.step.index : msg.done < msg.total ? msg.done : null;
         renderProgress(T.step_of(Math.min(msg.done + 1, msg.total), msg.total), msg.done, msg.total, current);
@@ -246,11 +252,20 @@ async function start(link: LinkParams, challenge: Challenge, platform: Platform)
       case 'step':
         els.stepText.textContent = msg.text;
         els.stepText.dataset.action = msg.action;
+        currentTotal = msg.total;
         renderProgress(T.step_of(msg.index + 1, msg.total), msg.done, msg.total, msg.index);
         break;
       case 'step_passed':
         renderProgress(T.step_of(Math.min(msg.done + 1, msg.total), msg.total), msg.done, msg.total, null);
         els.stepText.textContent = msg.done >= msg.total ? T.all_done : T.step_done;
+        break;
+      case 'retry':
+        // Say why the last attempt failed; the new attempt's steps arrive as `step` messages.
+        els.promptText.textContent = msg.text;
+        els.promptText.dataset.code = 'RETRY';
+        document.body.dataset.attempt = String(msg.attempt);
+        els.stepText.textContent = T.hold_still;
+        renderProgress(T.step_of(1, Math.max(1, currentTotal)), 0, currentTotal, null);
         break;
       case 'result':
         finish(msg);

@@ -136,6 +136,10 @@ describe('server messages', () => {
     });
     expect(parseServerMessage('{"type":"result","passed":true,"reasons":[],"text":"通过"}')).toEqual({ type: 'result', passed: true, reasons: [], text: '通过' });
     expect(parseServerMessage('{"type":"error","code":4005,"reason":"replay"}')).toEqual({ type: 'error', code: 4005, reason: 'replay' });
+    expect(parseServerMessage('{"type":"retry","attempt":2,"of":2,"reasons":["timeout"],"text":"验证未通过：未在规定时间内完成动作，请再试一次"}')).toEqual({
+      type: 'retry', attempt: 2, of: 2, reasons: ['timeout'], text: '验证未通过：未在规定时间内完成动作，请再试一次',
+    });
+    expect(parseServerMessage('{"type":"retry","attempt":"2","of":2,"text":"x"}')).toBeNull();
   });
   it('drops what it cannot read', () => {
     for (const bad of ['not json', '[]', 'null', '{"type":"nope"}', '{"type":"ack"}', '{"type":"ready","next_seq":"1","done":0,"total":1}', '{"type":"result"}']) {

@@ -85,6 +85,14 @@ export interface StepPassedMsg {
   done: number;
   total: number;
 }
+/** An attempt ran out of time and another begins; its steps follow as `step` messages. */
+export interface RetryMsg {
+  type: 'retry';
+  attempt: number;
+  of: number;
+  reasons: string[];
+  text: string;
+}
 export interface ResultMsg extends PageResult {
   type: 'result';
 }
@@ -94,7 +102,7 @@ export interface ErrorMsg {
   reason: string;
 }
 
-export type ServerMessage = ReadyMsg | AckMsg | PromptMsg | StepMsg | StepPassedMsg | ResultMsg | ErrorMsg;
+export type ServerMessage = ReadyMsg | AckMsg | PromptMsg | StepMsg | StepPassedMsg | RetryMsg | ResultMsg | ErrorMsg;
 
 export interface ClientFacts {
   user_agent?: string;
@@ -151,6 +159,15 @@ export function parseServerMessage(text: string): ServerMessage | null {
     case 'step_passed':
       if (!isNum(v.index) || !isStr(v.action) || !isNum(v.done) || !isNum(v.total)) return null;
       return { type: 'step_passed', index: v.index, action: v.action, done: v.done, total: v.total };
+    case 'retry':
+      if (!isNum(v.attempt) || !isNum(v.of) || !isStr(v.text)) return null;
+      return {
+        type: 'retry',
+        attempt: v.attempt,
+        of: v.of,
+        reasons: Array.isArray(v.reasons) ? v.reasons.filter(isStr) : [],
+        text: v.text,
+      };
     case 'result':
       return isResult(v) ? { type: 'result', ...normaliseResult(v) } : null;
     case 'error':
