@@ -476,7 +476,7 @@ fn evidence(raw: &RawEvidence) -> Result<EvidenceRules, SceneRulesError> {
         retention_days: small(within(
             "evidence.retention_days",
             raw.retention_days,
-            1,
+            0,
             3650,
         )?),
         sampled_frames: within("evidence.sampled_frames", raw.sampled_frames, 0, 10)? as usize,

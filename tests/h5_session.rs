@@ -475,3 +475,74 @@ async fn a_timed_out_attempt_is_retried_and_the_second_passes() {
     assert_eq!(answer["status"], "passed");
     assert_eq!(answer["attempts"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_is_deleted_when_the_scene_keeps_none_and_the_result_stays() {
+    let Some(photo) = media("Silent-Face-Anti-Spoofing/image_F1.jpg") else {
+        return;
+    };
+    let jpeg = std::fs::read(&photo).expect("photo");
+    let mut keep_none = short_scene();
+    keep_none["evidence"] = json!({"retention_days": 0});
+    let server = LiveServer::start(
+        &[("LIVEGATE_SESSIONS__SWEEP_SECS", "1")],
+        &[("keepnone", keep_none), ("quick", short_scene())],
+    )
+    .await;
+    let mut records = Vec::new();
+    for scene in ["keepnone", "quick"] {
+        let session = server.create_session(scene, json!({})).await;
+        let mut page = Page::connect(&server, &session).await;
+        page.hello(false).await;
+        stream(&mut page, &vec![jpeg.clone(); 15 * 8], 15, 1).await;
+        let answer = server
+            .final_result(session.id, Duration::from_secs(10))
+            .await;
+        assert_eq!(answer["status"], "failed");
+        records.push(answer);
+    }
+    // Where each session's frames are, and whether the sweep deleted them (the store's view).
+    let db = server.data_dir().join("livegate.db");
+    let state = |session: &str| -> (String, String, bool) {
+        let conn = rusqlite::Connection::open(&db).expect("open the embedded store");
+        conn.query_row(
+            "SELECT tenant_id, record_id, evidence_purged_at IS NOT NULL FROM sessions WHERE session_id = ?1",
+            [session],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .expect("the session's row")
+    };
+    let ids: Vec<String> = records
+        .iter()
+        .map(|r| r["session_id"].as_str().expect("session id").to_owned())
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !state(&ids[0]).2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not purged by the sweep"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let evidence = server.data_dir().join("evidence");
+    let (tenant, record, _) = state(&ids[0]);
+    assert!(
+        !evidence.join(&tenant).join(&record).exists(),
+        "the frames of the scene that keeps none are gone"
+    );
+    let (tenant, record, purged) = state(&ids[1]);
+    assert!(!purged);
+    assert!(
+        evidence
+            .join(&tenant)
+            .join(&record)
+            .join("best.jpg")
+            .is_file(),
+        "the frames of the scene that keeps them for 180 days stay"
+    );
+    // The results are still there, signed, for the integrator and the auditor.
+    for answer in &records {
+        let id: uuid::Uuid = answer["session_id"].as_str().unwrap().parse().unwrap();
+        assert_eq!(server.result(id).await, *answer);
+    }
+}

@@ -15,6 +15,10 @@ CREATE TABLE sessions (
     started_at  TIMESTAMPTZ,
     -- The result as served to the integrator; NULL until the first finish.
     result      JSONB,
+    -- When the evidence frames of the record are to be deleted (the scene's retention), and
+    -- when they were.
+    evidence_until      TIMESTAMPTZ,
+    evidence_purged_at  TIMESTAMPTZ,
     -- Session ids are unique across tenants: the page names a session by its id alone. (Named
     -- like a unique key so that both backends report the same constraint.)
     CONSTRAINT sessions_session_id_key PRIMARY KEY (session_id),
@@ -26,3 +30,7 @@ CREATE TABLE sessions (
 
 -- The expiry sweep: only sessions without a result are in it.
 CREATE INDEX sessions_expires_idx ON sessions (expires_at) WHERE result IS NULL;
+
+-- The evidence purge: only sessions with evidence still kept are in it.
+CREATE INDEX sessions_evidence_idx ON sessions (evidence_until)
+    WHERE evidence_until IS NOT NULL AND evidence_purged_at IS NULL;

@@ -15,6 +15,10 @@ CREATE TABLE sessions (
     started_at  TEXT,
     -- The result as served to the integrator; NULL until the first finish.
     result      TEXT,
+    -- When the evidence frames of the record are to be deleted (the scene's retention), and
+    -- when they were.
+    evidence_until      TEXT,
+    evidence_purged_at  TEXT,
     -- Session ids are unique across tenants: the page names a session by its id alone.
     CONSTRAINT sessions_session_id_key PRIMARY KEY (session_id),
     CONSTRAINT sessions_record_id_key UNIQUE (record_id),
@@ -25,3 +29,6 @@ CREATE TABLE sessions (
 
 -- The expiry sweep: sessions without a result, by deadline.
 CREATE INDEX sessions_expires_idx ON sessions (expires_at);
+
+-- The evidence purge: finished sessions by the end of their retention.
+CREATE INDEX sessions_evidence_idx ON sessions (evidence_until);

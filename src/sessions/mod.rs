@@ -511,6 +511,8 @@ impl SessionService {
             .finish_session(live.facts.tenant, live.facts.id, &record, &result)
             .await?;
         if first {
+            self.keep_evidence_until(live.facts.tenant, live.facts.id, &live.facts.rules, now)
+                .await;
             metrics::counter!("livegate_sessions_finished_total", "status" => result["status"].as_str().unwrap_or("unknown").to_owned()).increment(1);
             self.send_callback(
                 live.facts.tenant,
@@ -657,6 +659,8 @@ impl SessionService {
             metrics::counter!("livegate_sessions_finished_total", "status" => "expired")
                 .increment(1);
             if let Ok(rules) = SceneRules::from_config(&scene.config, &inner.settings.thresholds) {
+                self.keep_evidence_until(row.tenant_id, row.session_id, &rules, now)
+                    .await;
                 self.send_callback(
                     row.tenant_id,
                     &rules,
@@ -672,6 +676,51 @@ impl SessionService {
         Ok(())
     }
 
+    /// Sets when a finished session's evidence frames are deleted: the scene's retention.
+    async fn keep_evidence_until(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        rules: &SceneRules,
+        finished: DateTime<Utc>,
+    ) {
+        let until = finished + chrono::Duration::days(i64::from(rules.evidence.retention_days));
+        if let Err(err) = self.inner.store.set_evidence_until(tenant, id, until).await {
+            tracing::warn!(session = %id, error = %err, "cannot set the evidence retention");
+        }
+    }
+
+    /// Deletes the evidence frames whose retention ended; returns how many records it cleared.
+    /// A failure leaves the record due: the next sweep tries again.
+    pub async fn purge_evidence(&self) -> Result<usize, ApiError> {
+        let due = self
+            .inner
+            .store
+            .due_evidence_purges(Utc::now(), 100)
+            .await?;
+        let mut purged = 0;
+        for item in due {
+            if let Err(err) = self
+                .inner
+                .evidence
+                .delete_record(item.tenant, item.record_id)
+                .await
+            {
+                tracing::warn!(record = %item.record_id, error = %err, "evidence not deleted yet");
+                continue;
+            }
+            self.inner
+                .store
+                .mark_evidence_purged(item.tenant, item.session_id)
+                .await?;
+            purged += 1;
+        }
+        if purged > 0 {
+            metrics::counter!("livegate_evidence_purged_total").increment(purged as u64);
+        }
+        Ok(purged)
+    }
+
     /// Runs the expiry sweep until `shutdown` resolves.
     pub async fn run_sweeper(self, shutdown: impl std::future::Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
@@ -682,6 +731,9 @@ impl SessionService {
                 _ = tick.tick() => {
                     if let Err(err) = self.expire_due().await {
                         tracing::warn!(error = %err, "expiry sweep failed");
+                    }
+                    if let Err(err) = self.purge_evidence().await {
+                        tracing::warn!(error = %err, "evidence purge failed");
                     }
                 }
             }

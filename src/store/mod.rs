@@ -34,7 +34,7 @@ pub use callbacks::{
     Attempt, AttemptNext, Callback, CallbackAttempt, CallbackStatus, CallbackStore, NewCallback,
 };
 pub use migrations::AppliedMigration;
-pub use sessions::{NewSession, SessionRow, SessionStore};
+pub use sessions::{EvidencePurge, NewSession, SessionRow, SessionStore};
 pub use signing_keys::{NewSigningKey, SigningKey, SigningKeyStore};
 
 macro_rules! uuid_id {

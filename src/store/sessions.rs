@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{NewRecord, Record, RecordOutcome, StoreError, TenantId};
+use super::{NewRecord, Record, RecordId, RecordOutcome, StoreError, TenantId};
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +55,17 @@ pub struct NewSession {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A session whose evidence frames are due for deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvidencePurge {
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// The record the frames belong to.
+    pub record_id: RecordId,
+    /// The session.
+    pub session_id: Uuid,
+}
+
 /// Storage of live sessions.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
@@ -94,6 +105,29 @@ pub trait SessionStore: Send + Sync {
         outcome: &RecordOutcome,
         result: &Value,
     ) -> Result<bool, StoreError>;
+
+    /// Sets when the record's evidence frames are to be deleted (the scene's retention from the
+    /// finish); `NotFound` for another tenant's session.
+    async fn set_evidence_until(
+        &self,
+        tenant: TenantId,
+        session_id: Uuid,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Sessions whose evidence is due for deletion at `now` and not yet deleted, oldest first.
+    async fn due_evidence_purges(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<EvidencePurge>, StoreError>;
+
+    /// Records that the session's evidence was deleted; it is not due again.
+    async fn mark_evidence_purged(
+        &self,
+        tenant: TenantId,
+        session_id: Uuid,
+    ) -> Result<(), StoreError>;
 
     /// Sessions without a result whose deadline is at or before `now`, oldest first.
     async fn due_expiries(

@@ -1,7 +1,7 @@
 //! Live sessions beside their records.
 
 use chrono::{DateTime, Duration as TimeDelta, Utc};
-use livegate::store::{NewSession, SessionRow};
+use livegate::store::{EvidencePurge, NewSession, SessionRow};
 
 use super::*;
 
@@ -13,6 +13,7 @@ crate::conformance!(
     of_concurrent_finishes_exactly_one_wins,
     due_expiries_are_unfinished_oldest_first_and_limited,
     a_refused_session_leaves_no_half_written_row,
+    evidence_is_due_at_its_retention_once_and_per_tenant,
 );
 
 /// Now, cut to microseconds as the stores keep it.
@@ -420,4 +421,82 @@ async fn a_refused_session_leaves_no_half_written_row(fx: Arc<Fixture>) {
     );
     assert_eq!(records_of(a).await, vec![first.record.clone()]);
     assert_eq!(store.session(first.session_id).await.expect("first"), first);
+}
+
+async fn evidence_is_due_at_its_retention_once_and_per_tenant(fx: Arc<Fixture>) {
+    let store = migrated(&fx).await;
+    let a = tenant(&*store, "bank-a").await;
+    let b = tenant(&*store, "bank-b").await;
+    let scene_a = scene(&*store, a, "open-account").await;
+    let scene_b = scene(&*store, b, "open-account").await;
+    let now = now();
+    let later = now + TimeDelta::minutes(10);
+    let finished = |t: TenantId, s: livegate::store::Scene| {
+        let store = Arc::clone(&store);
+        async move {
+            let row = store
+                .create_session(t, &new_session(&s, later))
+                .await
+                .expect("create");
+            assert!(store
+                .finish_session(t, row.session_id, &passed(), &json!({ "status": "passed" }))
+                .await
+                .expect("finish"));
+            row
+        }
+    };
+    let old = finished(b, scene_b.clone()).await;
+    let newer = finished(a, scene_a.clone()).await;
+    let kept = finished(a, scene_a.clone()).await;
+    let _never_set = finished(a, scene_a.clone()).await;
+    store
+        .set_evidence_until(b, old.session_id, now - TimeDelta::days(2))
+        .await
+        .expect("set");
+    store
+        .set_evidence_until(a, newer.session_id, now - TimeDelta::days(1))
+        .await
+        .expect("set");
+    store
+        .set_evidence_until(a, kept.session_id, now + TimeDelta::days(180))
+        .await
+        .expect("set");
+    // Another tenant's session cannot be touched.
+    assert_eq!(
+        store
+            .set_evidence_until(a, old.session_id, now)
+            .await
+            .unwrap_err(),
+        StoreError::NotFound { entity: "session" }
+    );
+    let purge = |row: &SessionRow, t: TenantId| EvidencePurge {
+        tenant: t,
+        record_id: row.record.id,
+        session_id: row.session_id,
+    };
+    assert_eq!(
+        store.due_evidence_purges(now, 10).await.expect("due"),
+        vec![purge(&old, b), purge(&newer, a)],
+        "oldest first; the one kept 180 days and the one without a date are not due"
+    );
+    assert_eq!(
+        store.due_evidence_purges(now, 1).await.expect("limited"),
+        vec![purge(&old, b)]
+    );
+    assert_eq!(
+        store
+            .mark_evidence_purged(a, old.session_id)
+            .await
+            .unwrap_err(),
+        StoreError::NotFound { entity: "session" }
+    );
+    store
+        .mark_evidence_purged(b, old.session_id)
+        .await
+        .expect("mark");
+    assert_eq!(
+        store.due_evidence_purges(now, 10).await.expect("due after"),
+        vec![purge(&newer, a)],
+        "a purged one is not due again"
+    );
 }

@@ -14,7 +14,8 @@ use uuid::Uuid;
 
 use super::{column, insert_record_on, map_err, record_row, PgStore};
 use crate::store::sessions::{
-    check_new_session, check_outcome, select_sessions, NewSession, SessionRow, SessionStore,
+    check_new_session, check_outcome, select_sessions, EvidencePurge, NewSession, SessionRow,
+    SessionStore,
 };
 use crate::store::{found, now_micros, RecordOutcome, RecordStatus, StoreError, TenantId, Verdict};
 
@@ -209,5 +210,60 @@ impl SessionStore for PgStore {
             },
         )
         .await
+    }
+
+    async fn set_evidence_until(
+        &self,
+        tenant: TenantId,
+        session_id: Uuid,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE sessions SET evidence_until = $1 WHERE tenant_id = $2 AND session_id = $3",
+                &[&until, &tenant.0, &session_id],
+            )
+            .await
+            .map_err(map_err)?;
+        found((changed > 0).then_some(()), "session")
+    }
+
+    async fn due_evidence_purges(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<EvidencePurge>, StoreError> {
+        self.query(
+            "SELECT tenant_id, record_id, session_id FROM sessions \
+             WHERE evidence_until IS NOT NULL AND evidence_until <= $1 \
+             AND evidence_purged_at IS NULL \
+             ORDER BY evidence_until, session_id LIMIT $2",
+            &[&now, &i64::from(limit)],
+            |row| {
+                Ok(EvidencePurge {
+                    tenant: TenantId(column(row, "tenant_id")?),
+                    record_id: crate::store::RecordId(column(row, "record_id")?),
+                    session_id: column(row, "session_id")?,
+                })
+            },
+        )
+        .await
+    }
+
+    async fn mark_evidence_purged(
+        &self,
+        tenant: TenantId,
+        session_id: Uuid,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE sessions SET evidence_purged_at = now() WHERE tenant_id = $1 AND session_id = $2",
+                &[&tenant.0, &session_id],
+            )
+            .await
+            .map_err(map_err)?;
+        found((changed > 0).then_some(()), "session")
     }
 }

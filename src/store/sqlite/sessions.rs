@@ -14,7 +14,8 @@ use super::{
     record_row, text_time, SqliteStore,
 };
 use crate::store::sessions::{
-    check_new_session, check_outcome, select_sessions, NewSession, SessionRow, SessionStore,
+    check_new_session, check_outcome, select_sessions, EvidencePurge, NewSession, SessionRow,
+    SessionStore,
 };
 use crate::store::{found, now_micros, RecordOutcome, RecordStatus, StoreError, TenantId, Verdict};
 
@@ -221,6 +222,69 @@ impl SessionStore for SqliteStore {
                 })
                 .map_err(map_err)?;
             rows.collect::<Result<_, _>>().map_err(map_err)
+        })
+        .await
+    }
+
+    async fn set_evidence_until(
+        &self,
+        tenant: TenantId,
+        session_id: Uuid,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE sessions SET evidence_until = ?1 WHERE tenant_id = ?2 AND session_id = ?3",
+                    params![text_time(until), tenant.to_string(), session_id.to_string()],
+                )
+                .map_err(map_err)?;
+            found((changed > 0).then_some(()), "session")
+        })
+        .await
+    }
+
+    async fn due_evidence_purges(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<EvidencePurge>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT tenant_id, record_id, session_id FROM sessions \
+                     WHERE evidence_until IS NOT NULL AND evidence_until <= ?1 \
+                     AND evidence_purged_at IS NULL \
+                     ORDER BY evidence_until, session_id LIMIT ?2",
+                )
+                .map_err(map_err)?;
+            let rows = stmt
+                .query_map(params![text_time(now), limit], |row| {
+                    Ok(EvidencePurge {
+                        tenant: TenantId(get_uuid(row, 0)?),
+                        record_id: crate::store::RecordId(get_uuid(row, 1)?),
+                        session_id: get_uuid(row, 2)?,
+                    })
+                })
+                .map_err(map_err)?;
+            rows.collect::<Result<_, _>>().map_err(map_err)
+        })
+        .await
+    }
+
+    async fn mark_evidence_purged(
+        &self,
+        tenant: TenantId,
+        session_id: Uuid,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE sessions SET evidence_purged_at = ?1 WHERE tenant_id = ?2 AND session_id = ?3",
+                    params![text_time(now_micros()), tenant.to_string(), session_id.to_string()],
+                )
+                .map_err(map_err)?;
+            found((changed > 0).then_some(()), "session")
         })
         .await
     }
