@@ -42,7 +42,7 @@ async fn close(mut session: Session, reason: CloseReason) {
         )
         .await;
     }
-    metrics::counter!("livegate_ws_closed_total", "reason" => reason.word()).increment(1);
+    metrics::counter!(crate::sessions::WS_CLOSED_TOTAL, "reason" => reason.word()).increment(1);
     let _ = session
         .close(Some(actix_ws::CloseReason {
             code: CloseCode::Other(reason.code()),

@@ -45,6 +45,39 @@ use crate::store::{NewRecord, NewSession, RecordStatus, SessionRow, Store, Store
 
 use live::{LiveSession, SessionFacts};
 
+/// Counter: sessions created.
+pub const SESSIONS_CREATED_TOTAL: &str = "livegate_sessions_created_total";
+/// Counter: sessions that got their final result, by `status`.
+pub const SESSIONS_FINISHED_TOTAL: &str = "livegate_sessions_finished_total";
+/// Counter: page sockets closed, by `reason` (the closing code's word).
+pub const WS_CLOSED_TOTAL: &str = "livegate_ws_closed_total";
+/// Counter: records whose evidence frames the retention deleted.
+pub const EVIDENCE_PURGED_TOTAL: &str = "livegate_evidence_purged_total";
+
+/// Describes the sessions' metrics (called once by `metrics::install`).
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        SESSIONS_CREATED_TOTAL,
+        metrics::Unit::Count,
+        "liveness sessions created"
+    );
+    metrics::describe_counter!(
+        SESSIONS_FINISHED_TOTAL,
+        metrics::Unit::Count,
+        "liveness sessions with a final result, by status (passed, failed, expired)"
+    );
+    metrics::describe_counter!(
+        WS_CLOSED_TOTAL,
+        metrics::Unit::Count,
+        "H5 page sockets closed by the server, by reason (docs/h5-protocol.md)"
+    );
+    metrics::describe_counter!(
+        EVIDENCE_PURGED_TOTAL,
+        metrics::Unit::Count,
+        "records whose evidence frames were deleted at the end of their retention"
+    );
+}
+
 /// The registry of the sessions this node runs.
 pub type Registry = dyn SessionRegistry<Arc<LiveSession>>;
 
@@ -291,7 +324,7 @@ impl SessionService {
             .register(SessionKey(id), live)
             .await
             .map_err(|err| ApiError::internal(format!("session registry: {err}")))?;
-        metrics::counter!("livegate_sessions_created_total").increment(1);
+        metrics::counter!(SESSIONS_CREATED_TOTAL).increment(1);
         Ok(CreatedSession {
             session_id: id,
             h5_url: format!(
@@ -513,7 +546,7 @@ impl SessionService {
         if first {
             self.keep_evidence_until(live.facts.tenant, live.facts.id, &live.facts.rules, now)
                 .await;
-            metrics::counter!("livegate_sessions_finished_total", "status" => result["status"].as_str().unwrap_or("unknown").to_owned()).increment(1);
+            metrics::counter!(SESSIONS_FINISHED_TOTAL, "status" => result["status"].as_str().unwrap_or("unknown").to_owned()).increment(1);
             self.send_callback(
                 live.facts.tenant,
                 &live.facts.rules,
@@ -656,8 +689,7 @@ impl SessionService {
             let _ = inner.registry.remove(SessionKey(row.session_id)).await;
         }
         if first {
-            metrics::counter!("livegate_sessions_finished_total", "status" => "expired")
-                .increment(1);
+            metrics::counter!(SESSIONS_FINISHED_TOTAL, "status" => "expired").increment(1);
             if let Ok(rules) = SceneRules::from_config(&scene.config, &inner.settings.thresholds) {
                 self.keep_evidence_until(row.tenant_id, row.session_id, &rules, now)
                     .await;
@@ -709,14 +741,20 @@ impl SessionService {
                 tracing::warn!(record = %item.record_id, error = %err, "evidence not deleted yet");
                 continue;
             }
-            self.inner
+            // The frames are gone; a failed mark only means the next sweep deletes nothing again.
+            if let Err(err) = self
+                .inner
                 .store
                 .mark_evidence_purged(item.tenant, item.session_id)
-                .await?;
+                .await
+            {
+                tracing::warn!(record = %item.record_id, error = %err, "evidence purge not marked");
+                continue;
+            }
             purged += 1;
         }
         if purged > 0 {
-            metrics::counter!("livegate_evidence_purged_total").increment(purged as u64);
+            metrics::counter!(EVIDENCE_PURGED_TOTAL).increment(purged as u64);
         }
         Ok(purged)
     }
