@@ -191,6 +191,7 @@ async fn a_real_person_blinking_on_request_passes_with_a_signed_result() {
     let (_, challenge) = server.challenge(&session).await;
     assert_eq!(challenge["status"], "finished");
     assert_eq!(challenge["result"]["passed"], true);
+    assert_eq!(challenge["result"]["text"], "验证通过");
     let mut again = Page::connect(&server, &session).await;
     let late = again.next().await.expect("the result again");
     assert_eq!(late["type"], "result");

@@ -96,8 +96,8 @@ async fn socket(
     service: web::Data<SessionService>,
 ) -> Result<HttpResponse, ApiError> {
     let id = session_id(&path)?;
-    let target = service.connect(id, &query.t).await?;
     let lang = lang(query.lang.as_deref());
+    let target = service.connect(id, &query.t, lang).await?;
     let (response, session, stream) = actix_ws::handle(&req, body).map_err(|err| {
         ApiError::new(ErrorCode::BadRequest)
             .with_detail(json!({ "reason": "not a WebSocket upgrade" }))
@@ -106,7 +106,7 @@ async fn socket(
     match target {
         Connection::Ended(result) => {
             let stream = stream.max_frame_size(1 << 20).aggregate_continuations();
-            actix_web::rt::spawn(ws::serve_ended(session, stream, result, lang));
+            actix_web::rt::spawn(ws::serve_ended(session, stream, result));
         }
         Connection::Live(live) => {
             let max = service.frame_limits(&live.facts.rules).max_frame_bytes;

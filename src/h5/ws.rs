@@ -59,16 +59,11 @@ async fn send(session: &mut Session, message: &ServerMessage) -> Result<(), Endi
         .map_err(|_| Ending(CloseReason::GoingAway))
 }
 
-fn result_message(result: &PageResult, lang: Lang) -> ServerMessage {
-    let reasons = result
-        .reasons
-        .iter()
-        .filter_map(|r| serde_json::from_value(serde_json::Value::String(r.clone())).ok())
-        .collect::<Vec<_>>();
+fn result_message(result: &PageResult) -> ServerMessage {
     ServerMessage::Result {
         passed: result.passed,
         reasons: result.reasons.clone(),
-        text: verdict_text(result.passed, &reasons, lang),
+        text: result.text.clone(),
         return_url: result.return_url.clone(),
     }
 }
@@ -82,9 +77,8 @@ pub async fn serve_ended(
     mut session: Session,
     mut stream: actix_ws::AggregatedMessageStream,
     result: PageResult,
-    lang: Lang,
 ) {
-    let _ = send(&mut session, &result_message(&result, lang)).await;
+    let _ = send(&mut session, &result_message(&result)).await;
     let reason = match tokio::time::timeout(ENDED_GRACE, stream.next()).await {
         Ok(Some(Ok(AggregatedMessage::Binary(_)))) => CloseReason::SessionEnded,
         Ok(Some(Ok(AggregatedMessage::Text(_)))) => CloseReason::BadMessage,
@@ -136,13 +130,13 @@ impl Conn {
             .await
             .map_err(refusal)?;
         if let Some(verdict) = &position.verdict {
-            let reasons = reason_words(&verdict.reasons);
             let result = PageResult {
                 passed: verdict.passed,
-                reasons,
+                reasons: reason_words(&verdict.reasons),
+                text: verdict_text(verdict.passed, &verdict.reasons, self.lang),
                 return_url: self.return_url.clone(),
             };
-            send(&mut self.session, &result_message(&result, self.lang)).await?;
+            send(&mut self.session, &result_message(&result)).await?;
             return Ok(());
         }
         let (me, mut newer) = live.take_over();

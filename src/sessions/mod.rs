@@ -24,7 +24,7 @@ use livegate_actors::actor::{
     SessionStatus,
 };
 use livegate_actors::budget::FrameLimits;
-use livegate_actors::prompts::{step_text, Lang};
+use livegate_actors::prompts::{step_text, verdict_text, Lang};
 use livegate_actors::session::{FailReason, SessionEvent, Verdict};
 use livegate_actors::tenant::{TenantError, TenantKey, TenantManagerHandle};
 use livegate_actors::thresholds::QualityThresholds;
@@ -145,6 +145,8 @@ pub struct PageResult {
     pub passed: bool,
     /// Why not (reason words).
     pub reasons: Vec<String>,
+    /// The end screen's sentence, in the link's language.
+    pub text: String,
     /// Where to return.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub return_url: Option<String>,
@@ -408,13 +410,13 @@ impl SessionService {
     }
 
     /// Where a page's WebSocket goes; checked before the upgrade.
-    pub async fn connect(&self, id: Uuid, token: &str) -> Result<Connection, ApiError> {
+    pub async fn connect(&self, id: Uuid, token: &str, lang: Lang) -> Result<Connection, ApiError> {
         let row = self.authorised_row(id, token).await?;
         if let Some(result) = &row.result {
             return Ok(Connection::Ended(page_result(
                 result,
                 row.return_url.clone(),
-                Lang::default(),
+                lang,
             )));
         }
         if Utc::now() >= row.expires_at {
@@ -812,17 +814,24 @@ fn lost_outcome(challenge: &[livegate_actors::actions::ActionKind]) -> SessionOu
 }
 
 /// The end screen of a stored result.
-pub fn page_result(result: &Value, return_url: Option<String>, _lang: Lang) -> PageResult {
+pub fn page_result(result: &Value, return_url: Option<String>, lang: Lang) -> PageResult {
+    let passed = result["status"] == "passed";
+    let reasons: Vec<String> = result["reasons"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let known: Vec<FailReason> = reasons
+        .iter()
+        .filter_map(|r| serde_json::from_value(Value::String(r.clone())).ok())
+        .collect();
     PageResult {
-        passed: result["status"] == "passed",
-        reasons: result["reasons"]
-            .as_array()
-            .map(|r| {
-                r.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        passed,
+        text: verdict_text(passed, &known, lang),
+        reasons,
         return_url,
     }
 }

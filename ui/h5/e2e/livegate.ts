@@ -10,11 +10,17 @@ import { fileURLToPath } from 'node:url';
 export const REPO = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
 export const BIN = process.env.LIVEGATE_BIN ?? join(REPO, 'target/release/livegate');
 
-/** Why the real-server tests cannot run here, or null. */
+export const DIST = join(REPO, 'ui/h5/dist');
+
+/** Why the real-server tests cannot run here (no binary), or null. */
 export function livegateMissing(): string | null {
-  if (!existsSync(BIN)) return `no server binary at ${BIN} (cargo build --release, or set LIVEGATE_BIN)`;
-  if (!existsSync(join(REPO, 'ui/h5/dist/index.html'))) return 'ui/h5/dist is not built (npm run build)';
+  if (!existsSync(BIN)) return `no server binary at ${BIN} (cargo build --release -p livegate, or set LIVEGATE_BIN)`;
   return null;
+}
+
+/** A page that is not built is a failure, not a skip: `npm test` builds it first. */
+export function assertBuilt(): void {
+  if (!existsSync(join(DIST, 'index.html'))) throw new Error(`${DIST}/index.html is missing: run npm run build (npm test does)`);
 }
 
 export async function freePort(): Promise<number> {
@@ -42,6 +48,9 @@ function serverEnv(dataDir: string, port: number, extra: NodeJS.ProcessEnv): Nod
     LIVEGATE_DATA_DIR: dataDir,
     LIVEGATE_MODELS_DIR: process.env.LIVEGATE_MODELS_DIR ?? join(REPO, 'var/models'),
     LIVEGATE_SERVER__PORT: String(port),
+    // The page this tree built, whatever the working directory; links point at this server.
+    LIVEGATE_SERVER__H5_DIR: DIST,
+    LIVEGATE_SERVER__PUBLIC_URL: `http://127.0.0.1:${port}`,
     LIVEGATE_LOG__LEVEL: process.env.LIVEGATE_E2E_LOG ?? 'info',
     ...extra,
   };
@@ -53,7 +62,7 @@ export async function startLivegate(dataDir: string, extraEnv: NodeJS.ProcessEnv
   const env = serverEnv(dataDir, port, extraEnv);
   const logFile = join(dataDir, 'server.log');
   const out = openSync(logFile, 'a');
-  // The working directory is the repo: the server finds ui/h5/dist and conf/ there.
+  // The working directory is the repo (conf/ is found there; the page comes from H5_DIR).
   const child: ChildProcess = spawn(BIN, ['serve', '--host', '127.0.0.1', '--port', String(port)], {
     cwd: REPO,
     env,

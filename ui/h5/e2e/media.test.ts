@@ -1,7 +1,7 @@
 // The .y4m helpers: a clip from a video and a still photo held for 10 s, made in a temp folder.
 import { readFileSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasFfmpeg, mediaDir, stillToY4m, tempDir, videoToY4m } from './media';
 
 const media = mediaDir();
@@ -17,8 +17,12 @@ function y4mHeader(file: string): string {
 }
 
 describe.skipIf(skip !== null)('fake-camera clips', () => {
-  const tmp = tempDir();
-  afterAll(() => tmp.cleanup());
+  // Made in beforeAll: a skipped suite leaves no folder behind.
+  let tmp: ReturnType<typeof tempDir>;
+  beforeAll(() => {
+    tmp = tempDir();
+  });
+  afterAll(() => tmp?.cleanup());
   const dir = 'dir' in media ? media.dir : '';
 
   it('a portrait 480x640 15 fps y4m from a video', () => {

@@ -8,7 +8,7 @@ import { chromiumMissing, launch } from './browser';
 import { MockServer, type Script } from './mock-server';
 
 const built = existsSync(fileURLToPath(new URL('../dist/index.html', import.meta.url)));
-const skip = chromiumMissing() ?? (built ? null : 'dist/ is not built (npm run build)');
+const skip = chromiumMissing();
 if (skip) console.warn(`e2e (mock server) skipped: ${skip}`);
 
 describe.skipIf(skip !== null)('the page against the mock server', () => {
@@ -18,6 +18,8 @@ describe.skipIf(skip !== null)('the page against the mock server', () => {
   let page: Page | null = null;
 
   beforeAll(async () => {
+    // Not built is a failure, not a skip: `npm test` builds first.
+    if (!built) throw new Error('dist/index.html is missing: run npm run build (npm test does)');
     browser = await launch();
     denied = await launch({ deny: true });
   });
@@ -121,6 +123,25 @@ describe.skipIf(skip !== null)('the page against the mock server', () => {
     expect(mock.refused).toEqual([]);
   });
 
+  it('a reload resumes with the key kept in sessionStorage (resume: true), forgotten at the result', async () => {
+    const { page, mock } = await open({ framesPerStep: 15, result: { passed: true, reasons: [], text: '通过' } });
+    const kept = () => page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith('livegate-key-')));
+    await waitState(page, 'consent');
+    await page.click('#start-button');
+    await page.waitForFunction(() => Number(document.body.dataset.acked ?? 0) >= 5);
+    expect(await kept()).toEqual([`livegate-key-${mock.sid}`]);
+    await page.reload();
+    await waitState(page, 'consent');
+    await page.click('#start-button');
+    await waitState(page, 'passed', 40_000);
+    expect(mock.hellos).toHaveLength(2);
+    expect(mock.hellos[0]!.resume).toBe(false);
+    expect(mock.hellos[1]!.resume).toBe(true);
+    expect(mock.hellos[1]!.client_key).toBe(mock.hellos[0]!.client_key);
+    expect(mock.refused).toEqual([]);
+    expect(await kept()).toEqual([]);
+  });
+
   it('slow acks: never more than two frames unacknowledged, and the rate falls', async () => {
     const { page, mock } = await open({ ackDelayMs: 300, framesPerStep: 1000 });
     await waitState(page, 'consent');
@@ -157,8 +178,13 @@ describe.skipIf(skip !== null)('the page against the mock server', () => {
   });
 
   it('bad links and refused challenges get plain messages', async () => {
-    const { base, page } = await open({ challengeStatus: 410 });
+    const { base, page, mock } = await open({ challengeStatus: 410 });
     await waitState(page, 'error');
+    // 410: the session is over; a key kept for it is dropped.
+    await page.evaluate((sid) => sessionStorage.setItem(`livegate-key-${sid}`, 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'), mock.sid);
+    await page.reload();
+    await waitState(page, 'error');
+    expect(await page.evaluate(() => Object.keys(sessionStorage).length)).toBe(0);
     expect(await page.locator('#message-text').textContent()).toContain('已过期');
     await page.goto(`${base}/h5/?sid=nope&t=x&lang=en`);
     await waitState(page, 'error');

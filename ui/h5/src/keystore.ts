@@ -4,7 +4,7 @@
 // tab and cleared with it; the key is useless once the session has its result.
 import { fromBase64Url, toBase64Url } from './protocol/bytes';
 
-const name = (sessionId: string) => `livegate-key-${sessionId}`;
+const name = (sessionId: string) => `livegate-key-${sessionId.toLowerCase()}`;
 
 /** The key this tab made for the session before a reload, if any. */
 export function restoreKey(sessionId: string): Uint8Array | undefined {

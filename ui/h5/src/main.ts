@@ -136,6 +136,8 @@ async function main(): Promise<void> {
 
   const loaded = await fetchChallenge(link);
   if (!loaded.ok) {
+    // 410: the session is over (expired, or its node went away); a kept key is of no more use.
+    if (loaded.status === 410) forgetKey(link.sid);
     const retry = loaded.key === 'network' || loaded.key === 'http_other' ? () => location.reload() : undefined;
     showProblem('error', `http_${loaded.status}`, say(loaded.key), retry ? { retry } : {});
     return;
@@ -143,6 +145,7 @@ async function main(): Promise<void> {
   const challenge = loaded.challenge;
   // A reload after the end shows the end screen.
   if (challenge.status === 'finished' && challenge.result) {
+    forgetKey(challenge.session_id);
     showResult(challenge.result);
     return;
   }
@@ -197,7 +200,9 @@ async function start(link: LinkParams, challenge: Challenge, platform: Platform)
   }
 
   let keys;
-  const client = keyPair(restoreKey(challenge.session_id));
+  // A reload (WeChat reloads when the user comes back from another app) resumes with the kept key.
+  const kept = restoreKey(challenge.session_id);
+  const client = keyPair(kept);
   saveKey(challenge.session_id, client.privateKey);
   try {
     keys = clientKeys(challenge.session_id, client, fromBase64Url(challenge.server_key));
@@ -279,6 +284,8 @@ async function start(link: LinkParams, challenge: Challenge, platform: Platform)
     if (finished) return;
     if (timer) clearTimeout(timer);
     document.body.dataset.closeCode = String(info.code);
+    // The session is over (4008–4011 end it, 4012 it expired): no resume will need the key.
+    if (info.action === 'ended' || info.code === 4012) forgetKey(challenge.session_id);
     if (info.action === 'result' || info.action === 'ended') {
       // The result may be waiting in the challenge (a finished session carries it).
       const again = await fetchChallenge(link);
@@ -304,6 +311,7 @@ async function start(link: LinkParams, challenge: Challenge, platform: Platform)
     closed: (info) => void onClosed(info),
   });
   conn.awaiting = () => rate.inFlight.size > 0;
+  conn.resumeFirst = kept !== undefined;
 
   const schedule = (ms: number) => {
     if (!finished) timer = setTimeout(tick, Math.max(0, Math.round(ms)));

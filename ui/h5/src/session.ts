@@ -30,6 +30,8 @@ export class Connection {
   private forced = false;
   /** whether the latest socket got its `ready` (frames may flow) */
   ready = false;
+  /** the key was kept from before a reload: even the first hello of this page is a resume */
+  resumeFirst = false;
   /** whether the page waits for a reply (frames unacknowledged): only then is silence a dead line */
   awaiting: () => boolean = () => true;
 
@@ -61,7 +63,7 @@ export class Connection {
         suite: SUITE,
         client_key: toBase64Url(this.clientKey),
         // The server binds the key at the first hello; every later one is a resume.
-        resume: this.helloSent,
+        resume: this.helloSent || this.resumeFirst,
         client: this.facts(),
       };
       ws.send(JSON.stringify(hello));
