@@ -1,4 +1,4 @@
-//! The command line: `livegate serve`, `migrate`, `analyze`, `scenes`, `apps`.
+//! The command line: `livegate serve`, `migrate`, `analyze`, `compare`, `scenes`, `apps`.
 
 use std::path::PathBuf;
 
@@ -22,6 +22,8 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Run the engine over a video or an image and print JSON lines (events, then a summary).
     Analyze(AnalyzeCommand),
+    /// Compare the faces of two images (one face each) and print one JSON line.
+    Compare(CompareCommand),
     /// Manage the API apps that sign Open API requests.
     Apps(AppsCommand),
     /// Create, update and list scenes: a tenant's liveness rules.
@@ -65,6 +67,17 @@ pub struct AnalyzeCommand {
     #[command(flatten)]
     pub analyze: crate::analyze::AnalyzeArgs,
     /// The configuration file (models.dir, engine.thresholds).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `livegate compare`.
+#[derive(Debug, Clone, Args)]
+pub struct CompareCommand {
+    /// The two images and the models.
+    #[command(flatten)]
+    pub compare: crate::compare::CompareArgs,
+    /// The configuration file (models.dir).
     #[command(flatten)]
     pub config: ConfigArgs,
 }

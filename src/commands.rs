@@ -3,7 +3,7 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use crate::cli::{AnalyzeCommand, Command, MigrateArgs, ServeArgs};
+use crate::cli::{AnalyzeCommand, Command, CompareCommand, MigrateArgs, ServeArgs};
 use crate::config::{self, Config, ConfigError, ConfigOverrides};
 use crate::server::{self, AppState, HttpLimits};
 use crate::store::{self, Store, StoreError};
@@ -47,6 +47,9 @@ pub enum CommandError {
     /// `analyze` could not read, decode or analyse its input.
     #[error(transparent)]
     Analyze(#[from] crate::analyze::AnalyzeError),
+    /// `compare` could not read an image, found no single face in one, or its models failed.
+    #[error(transparent)]
+    Compare(#[from] crate::compare::CompareCommandError),
     /// `scenes set` was given a bad code or rules file; nothing was written.
     #[error(transparent)]
     SceneInput(#[from] crate::scenes::SceneInputError),
@@ -92,6 +95,7 @@ pub async fn execute(command: Command) -> Result<(), CommandError> {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => migrate(args).await,
         Command::Analyze(args) => analyze(args).await,
+        Command::Compare(args) => compare(args).await,
         Command::Scenes(args) => scenes(args).await,
         Command::Apps(args) => apps(args).await,
     }
@@ -197,6 +201,24 @@ async fn analyze(args: AnalyzeCommand) -> Result<(), CommandError> {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
         crate::analyze::run(&args.analyze, &models_dir, &thresholds, &mut out)
+    })
+    .await
+    .map_err(|e| CommandError::Server(std::io::Error::other(e)))??;
+    Ok(())
+}
+
+async fn compare(args: CompareCommand) -> Result<(), CommandError> {
+    let config = config::load(args.config.config.as_deref(), &ConfigOverrides::default())?;
+    let models_dir = args
+        .compare
+        .models
+        .clone()
+        .unwrap_or_else(|| config.models.dir.clone());
+    // Decoding and inference are blocking work: keep them off the async runtime's threads.
+    tokio::task::spawn_blocking(move || {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        crate::compare::run(&args.compare, &models_dir, &mut out)
     })
     .await
     .map_err(|e| CommandError::Server(std::io::Error::other(e)))??;

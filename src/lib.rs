@@ -2,6 +2,7 @@
 //!
 //! Layout:
 //! - `analyze.rs`: `livegate analyze`, the engine over a video or an image as JSON lines.
+//! - `compare.rs`: `livegate compare A B`, the built-in 1:1 comparator as one JSON line.
 //! - `cli.rs`: the subcommands (clap); `commands.rs`: what each one does; `main.rs` only parses
 //!   and exits.
 //! - `config.rs`: figment layers (built-in defaults, file, `LIVEGATE_*`), then `validate()`;
@@ -30,6 +31,7 @@ pub mod analyze;
 pub mod callbacks;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod config;
 pub mod error;
 pub mod evidence;

@@ -10,11 +10,14 @@
 //! - `analyzer`: one frame in, a [`FrameAnalysis`] out; tracks between frames so detection need not
 //!   run on every frame.
 //! - `embedding`: dlib's ResNet face embedding with its 5-point alignment (identity continuity).
+//! - `compare`: the 1:1 comparator: one face per image, embedded, decided at a calibrated
+//!   threshold.
 //! - `media`: decoding images (EXIF orientation) and videos (FFmpeg) into RGB frames.
 //!
 //! Pure computation: no actors and no I/O beyond loading model files and reading media.
 
 pub mod analyzer;
+pub mod compare;
 pub mod crop;
 pub mod detect;
 pub mod embedding;
