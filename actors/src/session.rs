@@ -123,6 +123,21 @@ pub enum FailReason {
     LimitExceeded,
 }
 
+impl FailReason {
+    /// The word in results and on the wire (`timeout`, `face_changed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailReason::Timeout => "timeout",
+            FailReason::FaceChanged => "face_changed",
+            FailReason::MultipleFaces => "multiple_faces",
+            FailReason::NoFace => "no_face",
+            FailReason::EngineFailure => "engine_failure",
+            FailReason::Cancelled => "cancelled",
+            FailReason::LimitExceeded => "limit_exceeded",
+        }
+    }
+}
+
 /// The outcome of a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
@@ -801,6 +816,21 @@ mod tests {
                 "{fps} fps: {ev:?}"
             );
             assert!(ev.contains(&SessionEvent::Progress { done: 2, total: 2 }));
+        }
+    }
+
+    #[test]
+    fn reason_words_are_the_serialised_names() {
+        for r in [
+            FailReason::Timeout,
+            FailReason::FaceChanged,
+            FailReason::MultipleFaces,
+            FailReason::NoFace,
+            FailReason::EngineFailure,
+            FailReason::Cancelled,
+            FailReason::LimitExceeded,
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
     }
 

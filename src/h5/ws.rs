@@ -330,10 +330,7 @@ impl Conn {
 
 /// Reason words as in results (`timeout`, `face_changed`).
 fn reason_words(reasons: &[FailReason]) -> Vec<String> {
-    reasons
-        .iter()
-        .filter_map(|r| serde_json::to_value(r).ok()?.as_str().map(str::to_owned))
-        .collect()
+    reasons.iter().map(|r| r.as_str().to_owned()).collect()
 }
 
 /// What the person hears when an attempt failed and another begins.

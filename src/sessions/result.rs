@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use livegate_actors::actor::SessionOutcome;
-use livegate_actors::session::FailReason;
 use livegate_models::Embedding;
 use serde_json::{json, Map, Value};
 
@@ -79,7 +78,7 @@ pub fn finished(
         .verdict
         .reasons
         .iter()
-        .map(|r| reason_value(*r))
+        .map(|r| json!(r.as_str()))
         .collect();
     let scores = scores(outcome, outcome.challenge.len());
     let actions: Vec<Value> = outcome
@@ -184,10 +183,6 @@ fn base(live: &SessionFacts, status: ResultStatus) -> Map<String, Value> {
         body.insert("user_ref".into(), json!(user_ref));
     }
     body
-}
-
-fn reason_value(reason: FailReason) -> Value {
-    serde_json::to_value(reason).unwrap_or(Value::Null)
 }
 
 /// The answer to `GET /open/v1/sessions/{id}/result` for a session without a result yet.
