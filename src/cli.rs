@@ -1,4 +1,5 @@
-//! The command line: `livegate serve`, `migrate`, `analyze`, `compare`, `scenes`, `apps`.
+//! The command line: `livegate serve`, `migrate`, `analyze`, `compare`, `scenes`, `apps`,
+//! `loadtest`.
 
 use std::path::PathBuf;
 
@@ -28,6 +29,9 @@ pub enum Command {
     Apps(AppsCommand),
     /// Create, update and list scenes: a tenant's liveness rules.
     Scenes(ScenesCommand),
+    /// Play real clips as many H5 pages at once over the real protocol; print a table of
+    /// throughput, latencies and server CPU/memory, then one JSON line.
+    Loadtest(crate::loadtest::LoadtestArgs),
 }
 
 /// Where the configuration file is, for every subcommand that reads one.

@@ -76,6 +76,9 @@ pub enum CommandError {
     /// A service of the node could not start.
     #[error("{0}")]
     Node(String),
+    /// `loadtest` could not set up or run (a session's own failures are counted, not raised).
+    #[error("loadtest: {0}")]
+    Loadtest(#[from] crate::loadtest::LoadtestError),
 }
 
 impl CommandError {
@@ -84,6 +87,7 @@ impl CommandError {
         match self {
             CommandError::Config(_) => 2,
             CommandError::SceneInput(_) => 2,
+            CommandError::Loadtest(crate::loadtest::LoadtestError::Usage(_)) => 2,
             _ => 1,
         }
     }
@@ -98,6 +102,7 @@ pub async fn execute(command: Command) -> Result<(), CommandError> {
         Command::Compare(args) => compare(args).await,
         Command::Scenes(args) => scenes(args).await,
         Command::Apps(args) => apps(args).await,
+        Command::Loadtest(args) => Ok(crate::loadtest::run(args).await?),
     }
 }
 

@@ -258,13 +258,19 @@ pub const ENV_VARS: &[EnvVar] = &[
         name: "LIVEGATE_TEST_MEDIA",
         key: None,
         text: true,
-        doc: "tests only: folder with the real face media (skipped when unset)",
+        doc: "tests (skipped when unset) and `livegate loadtest --clips`: folder with the real face media",
     },
     EnvVar {
         name: "LIVEGATE_TEST_PG_URL",
         key: None,
         text: true,
         doc: "tests only: PostgreSQL url the storage conformance suite runs against",
+    },
+    EnvVar {
+        name: "LIVEGATE_LOADTEST_SECRET",
+        key: None,
+        text: true,
+        doc: "`livegate loadtest --secret`: the API app's secret, kept off the command line",
     },
 ];
 

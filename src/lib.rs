@@ -3,8 +3,12 @@
 //! Layout:
 //! - `analyze.rs`: `livegate analyze`, the engine over a video or an image as JSON lines.
 //! - `compare.rs`: `livegate compare A B`, the built-in 1:1 comparator as one JSON line.
+//! - `compare_service/`: the adapter to a union's own compare service over HTTP (a scene's
+//!   `compare.http`: body template, auth, retries, circuit breaker).
 //! - `cli.rs`: the subcommands (clap); `commands.rs`: what each one does; `main.rs` only parses
 //!   and exits.
+//! - `loadtest.rs`: `livegate loadtest`, many H5 pages over the real protocol, measured (the
+//!   protocol-free half is the `livegate-loadtest` crate).
 //! - `config.rs`: figment layers (built-in defaults, file, `LIVEGATE_*`), then `validate()`;
 //!   every environment variable is in its `ENV_VARS` table.
 //! - `error.rs`: `ErrorCode` and `ApiError`, the one error shape of every HTTP answer.
@@ -32,10 +36,12 @@ pub mod callbacks;
 pub mod cli;
 pub mod commands;
 pub mod compare;
+pub mod compare_service;
 pub mod config;
 pub mod error;
 pub mod evidence;
 pub mod h5;
+pub mod loadtest;
 pub mod logging;
 pub mod metrics;
 pub mod models;

@@ -52,6 +52,7 @@ pub fn install() -> PrometheusHandle {
 
 fn describe() {
     crate::callbacks::describe_metrics();
+    crate::compare_service::describe_metrics();
     crate::sessions::describe_metrics();
     metrics::describe_counter!(
         HTTP_REQUESTS_TOTAL,

@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use crate::callbacks::secrets::SceneConfigSecrets;
 use crate::callbacks::{send::http_client, CallbackDelivery, DeliveryPolicy};
 use crate::commands::CommandError;
+use crate::compare_service::CompareServiceClient;
 use crate::config::Config;
 use crate::evidence::LocalEvidence;
 use crate::h5::PageDir;
@@ -100,10 +101,13 @@ impl Node {
                 frame_limits: config.sessions.frame_limits(),
                 thresholds: config.engine.thresholds.clone(),
                 sweep_every: Duration::from_secs(config.sessions.sweep_secs),
+                recordings_dir: config.data_dir.join("recordings"),
             },
             signer: signer.clone(),
             evidence: Arc::new(LocalEvidence::new(config.evidence_dir())),
             callbacks,
+            compare_service: CompareServiceClient::new()
+                .map_err(|err| CommandError::Node(format!("compare service client: {err}")))?,
         });
         jobs.push(tokio::spawn(sessions.clone().run_sweeper(until_stopped())));
         Ok(Self {

@@ -15,7 +15,8 @@
 //!   "callback": {"url": "https://bank.example/liveness/callback", "secret": "at least 16 chars"},
 //!   "return_urls": ["https://bank.example/liveness/return"],
 //!   "evidence": {"retention_days": 180, "sampled_frames": 3},
-//!   "capture": {"width": 480, "height": 640, "jpeg_quality": 0.8, "min_fps": 8, "max_fps": 15} }
+//!   "capture": {"width": 480, "height": 640, "jpeg_quality": 0.8, "min_fps": 8, "max_fps": 15},
+//!   "compare": {"engine": "builtin"} }
 //! ```
 
 use std::fmt;
@@ -29,6 +30,8 @@ use livegate_actors::thresholds::QualityThresholds;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
+
+use crate::compare_service::CompareServiceRules;
 
 /// A rule that does not hold; `path` is where in the config JSON (`actions.count`,
 /// `return_urls[1]`), empty for the config as a whole.
@@ -50,7 +53,7 @@ impl fmt::Display for SceneRulesError {
     }
 }
 
-fn invalid(path: impl Into<String>, reason: impl Into<String>) -> SceneRulesError {
+pub(crate) fn invalid(path: impl Into<String>, reason: impl Into<String>) -> SceneRulesError {
     SceneRulesError {
         path: path.into(),
         reason: reason.into(),
@@ -58,7 +61,10 @@ fn invalid(path: impl Into<String>, reason: impl Into<String>) -> SceneRulesErro
 }
 
 /// A serde error at `inner` (as serde_path_to_error tracked it) below `prefix`.
-fn at_path(prefix: &str, err: serde_path_to_error::Error<serde_json::Error>) -> SceneRulesError {
+pub(crate) fn at_path(
+    prefix: &str,
+    err: serde_path_to_error::Error<serde_json::Error>,
+) -> SceneRulesError {
     let inner = err.path().to_string();
     let path = match (prefix.is_empty(), inner.as_str()) {
         (_, ".") => prefix.to_owned(),
@@ -68,7 +74,7 @@ fn at_path(prefix: &str, err: serde_path_to_error::Error<serde_json::Error>) -> 
     invalid(path, err.into_inner().to_string())
 }
 
-fn within(path: &str, got: u64, lo: u64, hi: u64) -> Result<u64, SceneRulesError> {
+pub(crate) fn within(path: &str, got: u64, lo: u64, hi: u64) -> Result<u64, SceneRulesError> {
     if (lo..=hi).contains(&got) {
         Ok(got)
     } else {
@@ -174,6 +180,50 @@ pub struct CaptureRules {
     pub max_fps: u32,
 }
 
+/// The recorded-video fallback (sent to the page in the challenge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RecordingRules {
+    /// Whether the page may upload a recorded clip when real time cannot run.
+    pub enabled: bool,
+    /// Largest clip in MiB (`1..=100`).
+    pub max_mb: u32,
+    /// Longest clip in seconds (`5..=120`).
+    pub max_s: u32,
+}
+
+impl RecordingRules {
+    /// `max_mb` in bytes.
+    pub fn max_bytes(&self) -> u64 {
+        u64::from(self.max_mb) * 1024 * 1024
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawRecording {
+    enabled: bool,
+    max_mb: u64,
+    max_s: u64,
+}
+
+impl Default for RawRecording {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            max_mb: 20,
+            max_s: 30,
+        }
+    }
+}
+
+fn recording(raw: &RawRecording) -> Result<RecordingRules, SceneRulesError> {
+    Ok(RecordingRules {
+        enabled: raw.enabled,
+        max_mb: small(within("recording.max_mb", raw.max_mb, 1, 100)?),
+        max_s: small(within("recording.max_s", raw.max_s, 5, 120)?),
+    })
+}
+
 /// A scene's rules, complete and checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SceneRules {
@@ -195,6 +245,29 @@ pub struct SceneRules {
     pub evidence: EvidenceRules,
     /// How the page captures.
     pub capture: CaptureRules,
+    /// Whether a recorded clip may stand in for real time, and how large (`docs/h5-protocol.md` §7).
+    pub recording: RecordingRules,
+    /// How the person is compared with their reference face, if the scene compares.
+    pub compare: Option<CompareRules>,
+}
+
+/// How a session's best frame is compared with the reference face sent at creation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompareRules {
+    /// The built-in comparator (dlib embedding at the calibrated threshold, `docs/compare.md`).
+    Builtin,
+    /// The union's own compare service over HTTP.
+    Http(Box<CompareServiceRules>),
+}
+
+impl CompareRules {
+    /// The engine's word in results: `builtin` or `http`.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            CompareRules::Builtin => "builtin",
+            CompareRules::Http(_) => "http",
+        }
+    }
 }
 
 /// The config JSON as written: every field optional, nothing unknown.
@@ -210,6 +283,8 @@ struct RawRules {
     return_urls: Vec<String>,
     evidence: RawEvidence,
     capture: RawCapture,
+    recording: RawRecording,
+    compare: Option<RawCompare>,
 }
 
 impl Default for RawRules {
@@ -224,8 +299,18 @@ impl Default for RawRules {
             return_urls: Vec::new(),
             evidence: RawEvidence::default(),
             capture: RawCapture::default(),
+            recording: RawRecording::default(),
+            compare: None,
         }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCompare {
+    engine: String,
+    #[serde(default)]
+    http: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -419,7 +504,7 @@ fn thresholds(
     Ok(merged)
 }
 
-fn http_url(path: &str, text: &str) -> Result<Url, SceneRulesError> {
+pub(crate) fn http_url(path: &str, text: &str) -> Result<Url, SceneRulesError> {
     let url = Url::parse(text).map_err(|e| invalid(path, format!("not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid(
@@ -511,6 +596,27 @@ fn capture(raw: &RawCapture) -> Result<CaptureRules, SceneRulesError> {
     })
 }
 
+fn compare(raw: &RawCompare) -> Result<CompareRules, SceneRulesError> {
+    match (raw.engine.as_str(), &raw.http) {
+        ("builtin", None) => Ok(CompareRules::Builtin),
+        ("builtin", Some(_)) => Err(invalid(
+            "compare.http",
+            "only for engine \"http\" (the built-in comparator has no settings)",
+        )),
+        ("http", Some(http)) => Ok(CompareRules::Http(Box::new(CompareServiceRules::parse(
+            http,
+        )?))),
+        ("http", None) => Err(invalid(
+            "compare.http",
+            "engine \"http\" needs the service's settings",
+        )),
+        (other, _) => Err(invalid(
+            "compare.engine",
+            format!("unknown engine {other:?} (\"builtin\" or \"http\")"),
+        )),
+    }
+}
+
 impl SceneRules {
     /// Reads and checks a scene's `config`; `server` is the server's `[engine.thresholds]`,
     /// under the scene's overrides.
@@ -532,6 +638,8 @@ impl SceneRules {
             return_urls: return_urls(&raw.return_urls)?,
             evidence: evidence(&raw.evidence)?,
             capture: capture(&raw.capture)?,
+            recording: recording(&raw.recording)?,
+            compare: raw.compare.as_ref().map(compare).transpose()?,
         })
     }
 
@@ -585,11 +693,19 @@ fn path_is_under(prefix: &str, path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// The config as stored, with `callback.secret` replaced by `"***"`: what lists and pages show.
+/// The config as stored, with its secrets (`callback.secret`, the compare service's token or
+/// key) replaced by `"***"`: what lists and pages show.
 pub fn masked_config(config: &Value) -> Value {
     let mut masked = config.clone();
-    if let Some(secret) = masked.get_mut("callback").and_then(|c| c.get_mut("secret")) {
-        *secret = Value::String("***".to_owned());
+    let secrets = [
+        "/callback/secret",
+        "/compare/http/auth/value",
+        "/compare/http/auth/secret",
+    ];
+    for pointer in secrets {
+        if let Some(secret) = masked.pointer_mut(pointer) {
+            *secret = Value::String("***".to_owned());
+        }
     }
     masked
 }
@@ -960,6 +1076,37 @@ mod tests {
     }
 
     #[test]
+    fn compare_rules_name_their_engine_and_hide_their_secrets() {
+        let server = QualityThresholds::default();
+        let rules = SceneRules::from_config(&json!({"compare": {"engine": "builtin"}}), &server)
+            .expect("builtin compare");
+        assert_eq!(rules.compare, Some(CompareRules::Builtin));
+        assert_eq!(
+            SceneRules::from_config(&json!({}), &server)
+                .expect("no compare")
+                .compare,
+            None
+        );
+        let error = |config: Value| {
+            SceneRules::from_config(&config, &server)
+                .expect_err("refused")
+                .to_string()
+        };
+        assert!(error(json!({"compare": {"engine": "faiss"}}))
+            .starts_with("compare.engine: unknown engine"));
+        assert!(error(json!({"compare": {"engine": "http"}})).starts_with("compare.http: engine"));
+        assert!(error(json!({"compare": {"engine": "builtin", "http": {}}}))
+            .starts_with("compare.http: only"));
+        assert!(error(json!({"compare": {"engine": "builtin", "x": 1}})).contains("unknown field"));
+        let config = json!({"compare": {"engine": "http", "http": {
+            "auth": {"kind": "hmac", "app_id": "a", "secret": "0123456789abcdef"}}}});
+        assert_eq!(
+            masked_config(&config)["compare"]["http"]["auth"]["secret"],
+            "***"
+        );
+    }
+
+    #[test]
     fn scene_codes_are_short_slugs() {
         for ok in ["default", "kyc-open", "reset_pw2", "7"] {
             assert_eq!(check_scene_code(ok), Ok(()), "{ok}");
@@ -967,5 +1114,38 @@ mod tests {
         for bad in ["", "-x", "Open", "a b", "é", &"x".repeat(65)] {
             assert!(check_scene_code(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_recording_fallback_is_off_by_default_and_bounded() {
+        let r = rules(json!({})).unwrap();
+        assert_eq!(
+            r.recording,
+            RecordingRules {
+                enabled: false,
+                max_mb: 20,
+                max_s: 30
+            }
+        );
+        assert_eq!(r.recording.max_bytes(), 20 * 1024 * 1024);
+        let on = rules(json!({"recording": {"enabled": true, "max_mb": 100, "max_s": 5}})).unwrap();
+        assert!(on.recording.enabled);
+        assert_eq!(on.recording.max_bytes(), 100 * 1024 * 1024);
+        assert_eq!(
+            error(json!({"recording": {"max_mb": 0}})),
+            "recording.max_mb: must be between 1 and 100 (got 0)"
+        );
+        assert_eq!(
+            error(json!({"recording": {"max_mb": 101}})),
+            "recording.max_mb: must be between 1 and 100 (got 101)"
+        );
+        assert_eq!(
+            error(json!({"recording": {"max_s": 121}})),
+            "recording.max_s: must be between 5 and 120 (got 121)"
+        );
+        assert!(
+            error(json!({"recording": {"enabled": true, "max_sec": 30}})).starts_with("recording")
+        );
+        assert!(error(json!({"recording": {"enabled": "yes"}})).starts_with("recording.enabled"));
     }
 }

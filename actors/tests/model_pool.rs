@@ -4,8 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use image::RgbImage;
-use livegate_actors::actor::{EngineFactory, Job, JobError, PoolConfig, PoolHandle};
+use livegate_actors::actor::{EngineFactory, Job, JobError, PoolConfig, PoolHandle, PortraitError};
 use livegate_actors::synthetic::face_frame;
+use livegate_models::compare::ImageRole;
 use livegate_models::{
     AnalysisNeeds, Embedding, EngineError, FaceEngine, FaceObservation, FrameAnalysis,
     IdentityEngine, TrackState,
@@ -90,4 +91,66 @@ async fn a_full_queue_refuses_jobs_instead_of_growing() {
 fn the_default_pool_has_one_worker_per_core() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     assert_eq!(PoolConfig::default().workers, cores);
+}
+
+struct FixedIdentity(Option<Embedding>);
+
+impl IdentityEngine for FixedIdentity {
+    fn embed(
+        &mut self,
+        _: &RgbImage,
+        _: &FaceObservation,
+    ) -> Result<Option<Embedding>, EngineError> {
+        Ok(self.0.clone())
+    }
+}
+
+fn portrait_pool(identity: Option<Embedding>) -> EngineFactory {
+    Arc::new(move || {
+        let face: Box<dyn FaceEngine> = Box::new(Slow);
+        let id: Box<dyn IdentityEngine> = Box::new(FixedIdentity(identity.clone()));
+        Ok((face, id))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portrait_is_embedded_by_a_worker_or_refused_naming_the_image() {
+    let config = PoolConfig {
+        workers: 1,
+        queue_capacity: 2,
+    };
+    let image = Arc::new(RgbImage::new(640, 480));
+    let embedding = Embedding(vec![0.25; 128]);
+    let pool = PoolHandle::start(portrait_pool(Some(embedding.clone())), config)
+        .await
+        .unwrap();
+    let got = pool
+        .embed_portrait(Arc::clone(&image), ImageRole::Reference)
+        .await
+        .expect("the face is embedded");
+    assert_eq!(got, embedding);
+    // The worker keeps its engines: a frame analysed after the portrait still works.
+    let (reply, rx) = oneshot::channel();
+    pool.submit(Job::Analyze {
+        frame: Arc::clone(&image),
+        t: 0.0,
+        track: TrackState::default(),
+        needs: AnalysisNeeds::default(),
+        reply,
+    });
+    assert!(rx.await.unwrap().is_ok());
+    pool.stop().await;
+
+    // An identity engine that cannot align the face: refused as a face problem of that image.
+    let pool = PoolHandle::start(portrait_pool(None), config)
+        .await
+        .unwrap();
+    match pool.embed_portrait(image, ImageRole::Reference).await {
+        Err(PortraitError::Face(problem)) => {
+            assert_eq!(problem.image(), Some(ImageRole::Reference));
+            assert!(problem.to_string().starts_with("reference image: "));
+        }
+        other => panic!("unexpected answer: {other:?}"),
+    }
+    pool.stop().await;
 }

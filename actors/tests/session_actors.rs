@@ -391,3 +391,116 @@ async fn finishing_early_is_a_cancelled_verdict_and_later_calls_say_gone() {
     assert!(session.status().await.is_err());
     pool.stop().await;
 }
+
+/// A recording analysed frame by frame on an engine slower than the frames come (frames at
+/// 15 a second, 100 ms each): nothing is dropped, as `send_frame` would, every frame reaches the
+/// engine, and the steps pass at the frames' presentation times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_is_analysed_frame_by_frame_without_drops() {
+    let (pool, calls) = pool(Setup {
+        script: blink_then_left,
+        delay: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await;
+    let session = start_session(&pool, vec![ActionKind::Blink, ActionKind::TurnLeft]).await;
+    let bytes = jpeg(true);
+    let mut finished_at = None;
+    for i in 0..60 {
+        let t = i as f64 / 15.0;
+        if session.analyse(t, bytes.clone()).await.unwrap() {
+            finished_at = Some(t);
+            break;
+        }
+    }
+    let status = session.status().await.unwrap();
+    assert_eq!(status.frames_dropped, 0, "{status:?}");
+    assert_eq!(status.frames_received, status.frames_analysed, "{status:?}");
+    assert_eq!(
+        status.frames_received as usize,
+        calls.load(Ordering::SeqCst)
+    );
+    let t = finished_at.expect("the verdict came within the recording");
+    assert!((2.0..2.7).contains(&t), "decided at the turn, {t}");
+    let verdict = session.end_recording().await.unwrap();
+    assert!(verdict.passed, "{verdict:?}");
+    let outcome = session.outcome().await.unwrap().unwrap();
+    assert!(outcome.steps.iter().all(|s| s.passed_t.is_some()));
+    shut_down(&session, &pool).await;
+}
+
+/// A recording that ends before its steps are done fails as timed out at its end, however
+/// little wall-clock time its analysis took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_without_the_steps_times_out_at_its_end() {
+    let (pool, _) = pool(Setup::default()).await;
+    let session = start_session(&pool, vec![ActionKind::Blink]).await;
+    let bytes = jpeg(true);
+    for i in 0..30 {
+        assert!(!session
+            .analyse(i as f64 / 15.0, bytes.clone())
+            .await
+            .unwrap());
+    }
+    assert_eq!(session.status().await.unwrap().verdict, None);
+    let verdict = session.end_recording().await.unwrap();
+    assert!(!verdict.passed);
+    assert_eq!(verdict.reasons, vec![FailReason::Timeout]);
+    // Ending twice answers the same verdict.
+    assert_eq!(session.end_recording().await.unwrap(), verdict);
+    shut_down(&session, &pool).await;
+}
+
+/// A model pool too small for two sessions refuses jobs: the real-time session's frames are
+/// thinned out, the recording's frames wait and are all analysed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_pool_thins_real_time_but_never_a_recording() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let factory: EngineFactory = Arc::new(move || {
+        let face: Box<dyn FaceEngine> = Box::new(ScriptedEngine {
+            script: tagged,
+            delay: Duration::from_millis(20),
+            calls: c.clone(),
+            panic_on_call: None,
+        });
+        let id: Box<dyn IdentityEngine> = Box::new(ScriptedIdentity {
+            swap_at: f64::INFINITY,
+        });
+        Ok((face, id))
+    });
+    let pool = PoolHandle::start(
+        factory,
+        PoolConfig {
+            workers: 1,
+            queue_capacity: 0,
+        },
+    )
+    .await
+    .unwrap();
+    let live = start_session(&pool, vec![ActionKind::Nod]).await;
+    let recording = start_session(&pool, vec![ActionKind::Nod]).await;
+    let bytes = jpeg(true);
+    let flood = {
+        let live = live.clone();
+        let bytes = bytes.clone();
+        tokio::spawn(async move { feed(&live, 60.0, 1.5, Duration::from_millis(5), &bytes).await })
+    };
+    for i in 0..30 {
+        recording
+            .analyse(i as f64 / 15.0, bytes.clone())
+            .await
+            .unwrap();
+    }
+    flood.await.unwrap();
+    let recorded = recording.status().await.unwrap();
+    assert_eq!(recorded.frames_received, 30, "{recorded:?}");
+    assert_eq!(recorded.frames_analysed, 30, "{recorded:?}");
+    assert_eq!(recorded.frames_dropped, 0, "{recorded:?}");
+    let stats = pool.stats().await.unwrap();
+    assert!(stats.rejected > 0, "the pool was full at times: {stats:?}");
+    for session in [&live, &recording] {
+        let _ = session.finish().await;
+    }
+    pool.stop().await;
+}

@@ -4,8 +4,10 @@
 //! - `messages.rs`: the JSON messages and closing codes (pure).
 //! - `seal.rs`: the sealing suite (X25519, HKDF-SHA256, ChaCha20-Poly1305) (pure).
 //! - `ws.rs`: one connection's loop.
+//! - `recording.rs`: the recorded-video fallback's upload (§7).
 
 pub mod messages;
+pub mod recording;
 pub mod seal;
 pub mod ws;
 
@@ -28,6 +30,7 @@ pub struct PageDir(pub PathBuf);
 /// Registers `/h5/` (the page), the challenge and the WebSocket. Needs `web::Data` of
 /// [`SessionService`] and [`PageDir`].
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    recording::configure(cfg);
     cfg.route("/h5/v1/sessions/{id}/challenge", web::get().to(challenge))
         .route("/h5/v1/sessions/{id}/ws", web::get().to(socket))
         .route("/h5", web::get().to(redirect_to_page))

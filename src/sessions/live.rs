@@ -13,7 +13,11 @@ use uuid::Uuid;
 
 use crate::h5::seal::ServerKey;
 use crate::scenes::SceneRules;
+use crate::sessions::reference::SessionReference;
 use crate::store::{RecordId, SceneId, TenantId};
+
+use super::recorded::RecordingSlot;
+use super::result::Capture;
 
 /// What a session is, fixed at creation.
 pub struct SessionFacts {
@@ -41,6 +45,8 @@ pub struct SessionFacts {
     pub retry_steps: Vec<Vec<ActionKind>>,
     /// The scene's rules at creation.
     pub rules: SceneRules,
+    /// The reference face a 1:1 compare uses, when the scene compares.
+    pub reference: Option<SessionReference>,
     /// Where the page returns.
     pub return_url: Option<String>,
     /// When it was created.
@@ -62,6 +68,8 @@ pub struct LiveSession {
     next_connection: AtomicU64,
     /// The tenant manager's slot, given back when the session ends.
     permit: Mutex<Option<SessionPermit>>,
+    /// The recorded-video fallback: its key pair and upload.
+    pub recording: RecordingSlot,
 }
 
 impl LiveSession {
@@ -69,6 +77,7 @@ impl LiveSession {
     /// slot.
     pub fn new(facts: SessionFacts, server_key: ServerKey, permit: SessionPermit) -> Self {
         let (connection, _) = watch::channel(0);
+        let recording = RecordingSlot::new(server_key.duplicate());
         Self {
             facts,
             server_key: Mutex::new(Some(server_key)),
@@ -76,6 +85,7 @@ impl LiveSession {
             connection,
             next_connection: AtomicU64::new(1),
             permit: Mutex::new(Some(permit)),
+            recording,
         }
     }
 
@@ -100,6 +110,15 @@ impl LiveSession {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
+    }
+
+    /// How the session's frames came: a recording once one was started, else real time.
+    pub fn capture(&self) -> Capture {
+        if self.recording.took_over() {
+            Capture::Recording
+        } else {
+            Capture::Live
+        }
     }
 
     /// Whether the link has passed its deadline.

@@ -5,12 +5,15 @@
 //! POST /open/v1/sessions ─ create ─ TenantManager::admit ─ store.create_session ─ registry.register
 //! GET  challenge / ws    ─ locate (registry; the store when not here) ─ hello ─ SessionActor
 //! SessionActor Finished ─ finish ─ evidence + result + JWS ─ store.finish_session ─ callback
+//! recording/finish       ─ recorded.rs: FFmpeg ─ SessionHandle::analyse (every frame) ─ finish
 //! expiry sweep           ─ due_expiries ─ expired result ─ store.finish_session ─ callback
 //! ```
 //! A session is found through the registry, never assumed to live in this process: a session
 //! another node owns is `Remote` (answered 503 until the active-active issue forwards it).
 
 pub mod live;
+pub mod recorded;
+pub mod reference;
 pub mod result;
 
 use std::sync::Arc;
@@ -35,6 +38,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::callbacks::CallbackDelivery;
+use crate::compare_service::CompareServiceClient;
 use crate::error::{ApiError, ErrorCode};
 use crate::evidence::EvidenceStore;
 use crate::h5::seal::{ServerKey, SuiteOpener, SUITES};
@@ -92,6 +96,8 @@ pub struct SessionSettings {
     pub thresholds: QualityThresholds,
     /// How often the expiry sweep runs.
     pub sweep_every: Duration,
+    /// Where recorded clips' sealed chunks wait for analysis (`<data_dir>/recordings`).
+    pub recordings_dir: std::path::PathBuf,
 }
 
 /// The Open API's request to create a session.
@@ -108,6 +114,9 @@ pub struct CreateSession {
     /// The integrator's reference for the person (opaque, kept with the record).
     #[serde(default)]
     pub user_ref: Option<String>,
+    /// The person's reference face for a 1:1 compare (scenes with `compare` only).
+    #[serde(default)]
+    pub reference: Option<reference::ReferenceInput>,
 }
 
 /// The answer to a created session.
@@ -167,6 +176,7 @@ struct Inner {
     signer: ResultSigner,
     evidence: Arc<dyn EvidenceStore>,
     callbacks: CallbackDelivery,
+    compare_service: CompareServiceClient,
 }
 
 /// The parts a [`SessionService`] is built from.
@@ -187,6 +197,8 @@ pub struct SessionServiceParts {
     pub evidence: Arc<dyn EvidenceStore>,
     /// Sends callbacks.
     pub callbacks: CallbackDelivery,
+    /// Calls the union's compare service for scenes that use it.
+    pub compare_service: CompareServiceClient,
 }
 
 const MAX_BIZ_ID: usize = 64;
@@ -216,6 +228,7 @@ impl SessionService {
                 signer: parts.signer,
                 evidence: parts.evidence,
                 callbacks: parts.callbacks,
+                compare_service: parts.compare_service,
             }),
         }
     }
@@ -259,6 +272,12 @@ impl SessionService {
             .admit(TenantKey(creator.tenant.0))
             .await
             .map_err(tenant_refusal)?;
+        let reference = reference::prepare(
+            rules.compare.as_ref(),
+            request.reference.as_ref(),
+            &inner.pool,
+        )
+        .await?;
         let draw = || {
             rules
                 .choose_challenge(&mut rand::rng())
@@ -280,6 +299,7 @@ impl SessionService {
             "steps": steps,
             "capture": rules.capture,
             "limits": self.frame_limits(&rules),
+            "recording": recorded::challenge_json(&rules.recording),
         });
         let row = inner
             .store
@@ -316,6 +336,7 @@ impl SessionService {
             steps,
             retry_steps,
             rules,
+            reference,
             return_url: request.return_url,
             created_at: row.record.created_at,
             expires_at: row.expires_at,
@@ -399,6 +420,7 @@ impl SessionService {
             "steps": steps,
             "capture": row.challenge["capture"],
             "limits": row.challenge["limits"],
+            "recording": row.challenge.get("recording").cloned().unwrap_or_else(|| json!({ "enabled": false })),
             "expires_at": row.expires_at,
             "lang": lang,
             "ws_path": format!("/h5/v1/sessions/{id}/ws"),
@@ -422,8 +444,19 @@ impl SessionService {
         if Utc::now() >= row.expires_at {
             return Err(ApiError::new(ErrorCode::Gone));
         }
+        let live = self.local_session(id).await?;
+        if live.recording.took_over() {
+            return Err(ApiError::new(ErrorCode::Conflict)
+                .with_detail(json!({ "reason": "the session continues as a recorded video" })));
+        }
+        Ok(Connection::Live(live))
+    }
+
+    /// The running session `id` on this node; 503 when another node runs it, 410 when none
+    /// does.
+    pub(crate) async fn local_session(&self, id: Uuid) -> Result<Arc<LiveSession>, ApiError> {
         match self.inner.registry.locate(SessionKey(id)).await {
-            Ok(Located::Local(live)) => Ok(Connection::Live(live)),
+            Ok(Located::Local(live)) => Ok(live),
             Ok(Located::Remote(node)) => Err(ApiError::new(ErrorCode::Unavailable).with_detail(
                 json!({ "reason": "the session runs on another node", "node": node.to_string() }),
             )),
@@ -497,6 +530,11 @@ impl SessionService {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
         }
+        if live.recording.took_over() {
+            // A recording ended this attempt: it decides, and ends the session itself.
+            let _ = handle.finish().await;
+            return;
+        }
         let outcome = match handle.outcome().await {
             Ok(Some(outcome)) => outcome,
             other => {
@@ -539,7 +577,43 @@ impl SessionService {
                 tracing::warn!(session = %live.facts.id, error = %err, "evidence frame not kept");
             }
         }
-        let (result, record) = result::finished(&live.facts, outcome, started_at, now);
+        let compare = match (&live.facts.rules.compare, &live.facts.reference) {
+            (Some(rules), Some(reference)) => {
+                if let Some((name, image)) = reference.image() {
+                    if let Err(err) = inner
+                        .evidence
+                        .put(
+                            live.facts.tenant,
+                            live.facts.record_id,
+                            name,
+                            image.as_ref().clone(),
+                        )
+                        .await
+                    {
+                        tracing::warn!(session = %live.facts.id, error = %err, "reference image not kept");
+                    }
+                }
+                let job = reference::CompareJob {
+                    rules,
+                    reference,
+                    session_id: live.facts.id,
+                    biz_id: &live.facts.biz_id,
+                };
+                let compared =
+                    reference::compare_session(job, outcome, &inner.pool, &inner.compare_service)
+                        .await;
+                Some((rules.engine(), compared))
+            }
+            _ => None,
+        };
+        let (result, record) = result::finished(
+            &live.facts,
+            outcome,
+            compare.as_ref().map(|(engine, c)| (*engine, c)),
+            started_at,
+            now,
+        );
+        let result = result::with_capture(result, live.capture());
         let result = self.sign(result, live.facts.app_id.as_deref(), now)?;
         let first = inner
             .store
@@ -634,7 +708,7 @@ impl SessionService {
     async fn runs_here(&self, id: Uuid) -> bool {
         matches!(
             self.inner.registry.locate(SessionKey(id)).await,
-            Ok(Located::Local(live)) if live.engine.get().is_some()
+            Ok(Located::Local(live)) if live.engine.get().is_some() || live.recording.is_analysing()
         )
     }
 
@@ -645,7 +719,11 @@ impl SessionService {
         let mut ended = 0;
         for (tenant, id) in due {
             if let Ok(Located::Local(live)) = self.inner.registry.locate(SessionKey(id)).await {
-                if let Some(handle) = live.engine.get() {
+                if live.recording.is_analysing() {
+                    // A clip is being analysed: its verdict is moments away.
+                    continue;
+                }
+                if let Some(handle) = live.engine.get().filter(|_| !live.recording.took_over()) {
                     // Frames are flowing: the session ends by its own timeouts, unless it has
                     // overrun them too.
                     let limit = live.facts.expires_at
@@ -686,6 +764,7 @@ impl SessionService {
             .store
             .finish_session(row.tenant_id, row.session_id, &record, &result)
             .await?;
+        recorded::discard(&inner.settings.recordings_dir, row.session_id).await;
         if let Ok(Located::Local(live)) = inner.registry.locate(SessionKey(row.session_id)).await {
             live.release();
             let _ = inner.registry.remove(SessionKey(row.session_id)).await;

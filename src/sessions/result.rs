@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use crate::store::{RecordOutcome, RecordStatus, SessionRow, Verdict};
 
 use super::live::SessionFacts;
+use super::reference::CompareOutcome;
 
 /// How a session ended, as the integrator reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,25 +63,43 @@ fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// The result of a session that ended with an outcome from its actor.
+/// The result of a session that ended with an outcome from its actor, and with its 1:1
+/// compare (the engine's word and how it went) when the scene compares.
+///
+/// `verdict` is the whole decision: a live person who is not the reference's person fails with
+/// `face_mismatch`; `liveness` says how the liveness part alone went.
 pub fn finished(
     live: &SessionFacts,
     outcome: &SessionOutcome,
+    compare: Option<(&str, &CompareOutcome)>,
     started_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> (Value, RecordOutcome) {
-    let status = if outcome.verdict.passed {
+    let passed = outcome.verdict.passed && compare.is_none_or(|(_, c)| c.passes());
+    let status = if passed {
         ResultStatus::Passed
     } else {
         ResultStatus::Failed
     };
-    let reasons: Vec<Value> = outcome
+    let mut reasons: Vec<Value> = outcome
         .verdict
         .reasons
         .iter()
         .map(|r| json!(r.as_str()))
         .collect();
-    let scores = scores(outcome, outcome.challenge.len());
+    if let Some(reason) = compare.and_then(|(_, c)| c.reason()) {
+        reasons.push(json!(reason));
+    }
+    let mut scores = scores(outcome, outcome.challenge.len());
+    if let Some((
+        "builtin",
+        CompareOutcome::Done {
+            score: Some(score), ..
+        },
+    )) = compare
+    {
+        scores["compare"] = json!(score);
+    }
     let actions: Vec<Value> = outcome
         .challenge
         .iter()
@@ -96,14 +115,12 @@ pub fn finished(
         })
         .collect();
     let mut body = base(live, status);
-    body.insert(
-        "verdict".into(),
-        json!(if outcome.verdict.passed {
-            "pass"
-        } else {
-            "fail"
-        }),
-    );
+    let word = |pass: bool| if pass { "pass" } else { "fail" };
+    body.insert("verdict".into(), json!(word(passed)));
+    body.insert("liveness".into(), json!(word(outcome.verdict.passed)));
+    if let Some((engine, compared)) = compare {
+        body.insert("compare".into(), compared.to_json(engine));
+    }
     body.insert("reasons".into(), Value::Array(reasons.clone()));
     body.insert("scores".into(), scores.clone());
     body.insert("actions".into(), Value::Array(actions));
@@ -128,11 +145,7 @@ pub fn finished(
     );
     let record = RecordOutcome {
         status: RecordStatus::Finished,
-        verdict: Some(if outcome.verdict.passed {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
-        }),
+        verdict: Some(if passed { Verdict::Pass } else { Verdict::Fail }),
         reasons: Value::Array(reasons),
         scores,
     };
@@ -214,4 +227,31 @@ pub fn claims(result: &Value, app_id: Option<&str>, now: DateTime<Utc>) -> Value
         json!((now + chrono::Duration::days(SIGNED_RESULT_VALIDITY_DAYS)).timestamp()),
     );
     Value::Object(claims)
+}
+
+/// How a session's frames reached the server (the result's `capture`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capture {
+    /// Streamed in real time over the WebSocket.
+    Live,
+    /// A recorded clip uploaded and analysed afterwards (`docs/h5-protocol.md` §7).
+    Recording,
+}
+
+impl Capture {
+    /// The word in the result: `live` or `recording`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capture::Live => "live",
+            Capture::Recording => "recording",
+        }
+    }
+}
+
+/// The result with how its frames came (before it is signed).
+pub fn with_capture(mut result: Value, capture: Capture) -> Value {
+    if let Some(body) = result.as_object_mut() {
+        body.insert("capture".into(), json!(capture.as_str()));
+    }
+    result
 }

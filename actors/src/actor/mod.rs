@@ -7,7 +7,9 @@ pub mod quality_check;
 pub mod session_actor;
 
 pub use opener::{FrameOpener, OpenError, OpenedFrame};
-pub use pool::{EngineFactory, Job, JobError, PoolConfig, PoolError, PoolHandle, PoolStats};
+pub use pool::{
+    EngineFactory, Job, JobError, PoolConfig, PoolError, PoolHandle, PoolStats, PortraitError,
+};
 pub use session_actor::{
     FrameRefused, SendError, SessionError, SessionHandle, SessionOptions, SessionOutcome,
     SessionPosition, SessionStatus, StepTiming,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use image::RgbImage;
+use livegate_models::compare::{CompareError, FaceComparator, ImageRole};
 use livegate_models::{
     AnalysisNeeds, Embedding, EngineError, FaceEngine, FaceObservation, FrameAnalysis,
     IdentityEngine, TrackState,
@@ -80,6 +81,27 @@ pub enum Job {
         /// Where the answer goes.
         reply: oneshot::Sender<Result<Option<Embedding>, JobError>>,
     },
+    /// Find the one face of a still image and embed it (a 1:1 compare's reference or best
+    /// frame): the detector runs on the image alone.
+    EmbedPortrait {
+        /// The decoded image.
+        image: Arc<RgbImage>,
+        /// Which image it is, for the error.
+        role: ImageRole,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<Embedding, PortraitError>>,
+    },
+}
+
+/// Why a still image gave no embedding.
+#[derive(Debug, thiserror::Error)]
+pub enum PortraitError {
+    /// The image holds no face to compare, several, or one too small or cut off.
+    #[error(transparent)]
+    Face(CompareError),
+    /// The pool could not run the job.
+    #[error(transparent)]
+    Job(#[from] JobError),
 }
 
 impl Job {
@@ -91,6 +113,9 @@ impl Job {
             }
             Job::Embed { reply, .. } => {
                 let _ = reply.send(Err(err));
+            }
+            Job::EmbedPortrait { reply, .. } => {
+                let _ = reply.send(Err(PortraitError::Job(err)));
             }
         }
     }
@@ -178,6 +203,17 @@ impl PoolHandle {
             .await
             .map_err(|e| PoolError::Spawn(e.to_string()))?;
         Ok(Self { actor })
+    }
+
+    /// The embedding of the one face of a still image, computed by a worker.
+    pub async fn embed_portrait(
+        &self,
+        image: Arc<RgbImage>,
+        role: ImageRole,
+    ) -> Result<Embedding, PortraitError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::EmbedPortrait { image, role, reply });
+        answer.await.map_err(|_| JobError::WorkerLost)?
     }
 
     /// Queue a job; its answer comes through the job's reply channel (a refusal too).
@@ -457,6 +493,23 @@ impl Actor for ModelWorker {
                 .await?;
                 state.identity = Some(engine);
                 let _ = reply.send(result.map_err(JobError::from));
+            }
+            Job::EmbedPortrait { image, role, reply } => {
+                let face = state.face.take().ok_or("face engine missing")?;
+                let identity = state.identity.take().ok_or("identity engine missing")?;
+                let (face, identity, result) = tokio::task::spawn_blocking(move || {
+                    let mut comparator = FaceComparator::new(face, identity);
+                    let r = comparator.embed_one(&image, role);
+                    let (face, identity) = comparator.into_parts();
+                    (face, identity, r)
+                })
+                .await?;
+                state.face = Some(face);
+                state.identity = Some(identity);
+                let _ = reply.send(result.map_err(|err| match err {
+                    CompareError::Engine(e) => PortraitError::Job(JobError::Engine(e)),
+                    face => PortraitError::Face(face),
+                }));
             }
         }
         let _ = state.pool.send_message(PoolMsg::Idle(myself));

@@ -4,7 +4,12 @@
 //! Back-pressure: at most one frame is in the pipeline and one waits; a newer frame replaces the
 //! waiting one and the drop is counted and reported (`frames_dropped`). Memory per session stays
 //! bounded however slow the engine is; a slow engine thins the frames instead.
+//!
+//! A recording ([`SessionHandle::analyse`]) is the exception: its caller waits for each frame to
+//! leave the pipeline before sending the next, so no frame of it is dropped, and its time is the
+//! frames' presentation time only (the wall clock does not advance it).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +30,9 @@ use crate::evidence::{EvidenceFrame, EvidencePicker};
 use crate::session::{
     FailReason, SessionConfig, SessionConfigError, SessionEvent, SessionLogic, Verdict,
 };
+
+/// How long a recorded frame refused by a full model pool waits before asking again.
+const RECORDED_RETRY_AFTER: Duration = Duration::from_millis(50);
 
 /// How a session actor runs: limits, timeouts, restart budget.
 #[derive(Debug, Clone)]
@@ -242,6 +250,18 @@ pub enum SessionMsg {
         /// The embedding, or why not.
         result: Result<Option<Embedding>, JobError>,
     },
+    /// A frame of a recording, `t` seconds in (its presentation time); never dropped.
+    Analyse {
+        /// Presentation time.
+        t: f64,
+        /// JPEG bytes.
+        bytes: Vec<u8>,
+        /// Told (or dropped) once the frame has left the pipeline, with whether the session has
+        /// its verdict.
+        settled: oneshot::Sender<bool>,
+    },
+    /// The recording has no more frames: a step still open has run out of time.
+    EndRecording(RpcReplyPort<Verdict>),
     /// Timer: report drops, enforce timeouts.
     Tick,
     /// Report the pipeline's state.
@@ -265,7 +285,12 @@ struct InFlight {
     jpeg: Arc<Vec<u8>>,
     stage: Stage,
     since: Instant,
+    /// The waiting caller of a recorded frame.
+    settled: Option<oneshot::Sender<bool>>,
 }
+
+/// A recorded frame waiting for the pipeline, with its caller.
+type RecordedFrame = (f64, Arc<Vec<u8>>, oneshot::Sender<bool>);
 
 /// The session actor's state.
 pub struct SessionState {
@@ -278,6 +303,11 @@ pub struct SessionState {
     track: TrackState,
     in_flight: Option<InFlight>,
     waiting: Option<(f64, Arc<Vec<u8>>)>,
+    /// Recorded frames queued behind the one in flight (their callers wait, so rarely more
+    /// than one).
+    recorded: VecDeque<RecordedFrame>,
+    /// Whether frames come from a recording (time is then the frames' only clock).
+    from_recording: bool,
     opener: Option<Box<dyn FrameOpener>>,
     budget: FrameBudget,
     first_capture_ms: Option<u64>,
@@ -335,6 +365,7 @@ impl SessionState {
             if matches!(e, SessionEvent::Finished { .. }) {
                 self.finished_at = Some(Instant::now());
                 self.waiting = None;
+                self.recorded.clear();
                 // Say how many frames were dropped before the last word.
                 if self.dropped > self.dropped_reported {
                     self.dropped_reported = self.dropped;
@@ -348,7 +379,13 @@ impl SessionState {
         }
     }
 
-    fn start(&mut self, myself: &ActorRef<SessionMsg>, t: f64, bytes: Arc<Vec<u8>>) {
+    fn start(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        t: f64,
+        bytes: Arc<Vec<u8>>,
+        settled: Option<oneshot::Sender<bool>>,
+    ) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.in_flight = Some(InFlight {
@@ -357,6 +394,7 @@ impl SessionState {
             jpeg: Arc::clone(&bytes),
             stage: Stage::Decoding,
             since: Instant::now(),
+            settled,
         });
         let msg = DecoderMsg::Decode {
             seq,
@@ -387,13 +425,19 @@ impl SessionState {
 
     /// The frame left the pipeline: start the waiting one, if any.
     fn done(&mut self, myself: &ActorRef<SessionMsg>) {
-        self.in_flight = None;
-        if self.logic.is_finished() {
+        let finished = self.logic.is_finished();
+        if let Some(settled) = self.in_flight.take().and_then(|f| f.settled) {
+            let _ = settled.send(finished);
+        }
+        if finished {
             self.waiting = None;
+            self.recorded.clear();
             return;
         }
-        if let Some((t, bytes)) = self.waiting.take() {
-            self.start(myself, t, bytes);
+        if let Some((t, bytes, settled)) = self.recorded.pop_front() {
+            self.start(myself, t, bytes, Some(settled));
+        } else if let Some((t, bytes)) = self.waiting.take() {
+            self.start(myself, t, bytes, None);
         }
     }
 
@@ -440,8 +484,41 @@ impl SessionState {
                 self.dropped += 1;
             }
         } else {
-            self.start(myself, t, bytes);
+            self.start(myself, t, bytes, None);
         }
+    }
+
+    /// Takes a recorded frame into the pipeline, or queues it behind the one in flight.
+    fn accept_recorded(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        t: f64,
+        bytes: Arc<Vec<u8>>,
+        settled: oneshot::Sender<bool>,
+    ) {
+        self.from_recording = true;
+        self.received += 1;
+        self.last_activity = Instant::now();
+        self.last_frame = Some((t, Instant::now()));
+        if self.in_flight.is_some() {
+            self.recorded.push_back((t, bytes, settled));
+        } else {
+            self.start(myself, t, bytes, Some(settled));
+        }
+    }
+
+    /// The recording ended: whatever step is still open has run out of time, as it would have
+    /// in real time had the person stopped there.
+    fn end_recording(&mut self) -> Verdict {
+        // Past every timeout: the logic ends the attempt with its reasons (no face, ...).
+        let ev = self.logic.on_tick(f64::INFINITY);
+        self.emit(ev);
+        let ev = self.logic.abort(FailReason::Timeout);
+        self.emit(ev);
+        self.logic
+            .verdict()
+            .cloned()
+            .unwrap_or_else(|| Verdict::failed(vec![FailReason::Timeout]))
     }
 
     fn on_sealed(
@@ -553,6 +630,8 @@ impl Actor for SessionActor {
             track: TrackState::default(),
             in_flight: None,
             waiting: None,
+            recorded: VecDeque::new(),
+            from_recording: false,
             opener: args.opener,
             budget,
             first_capture_ms: None,
@@ -600,6 +679,16 @@ impl Actor for SessionActor {
                     return Ok(());
                 }
                 state.accept(&myself, t, Arc::new(bytes));
+            }
+            SessionMsg::Analyse { t, bytes, settled } => {
+                if state.logic.is_finished() {
+                    let _ = settled.send(true);
+                    return Ok(());
+                }
+                state.accept_recorded(&myself, t, Arc::new(bytes), settled);
+            }
+            SessionMsg::EndRecording(reply) => {
+                let _ = reply.send(state.end_recording());
             }
             SessionMsg::Bind { client_key, reply } => {
                 let bound = match state.opener.as_mut() {
@@ -720,6 +809,21 @@ impl Actor for SessionActor {
                             _ => state.done(&myself),
                         }
                     }
+                    Err(JobError::Overloaded { .. })
+                        if state
+                            .in_flight
+                            .as_ref()
+                            .is_some_and(|f| f.settled.is_some()) =>
+                    {
+                        // A recorded frame is never dropped: it asks the pool again shortly.
+                        state.track.reset();
+                        let me = myself.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(RECORDED_RETRY_AFTER).await;
+                            let check = FrameCheck::Analyse;
+                            let _ = me.send_message(SessionMsg::Checked { seq, frame, check });
+                        });
+                    }
                     Err(JobError::Overloaded { .. }) => {
                         // The shared pool is full: this frame is thinned out like a replaced one.
                         state.dropped += 1;
@@ -836,7 +940,9 @@ fn on_tick(myself: &ActorRef<SessionMsg>, state: &mut SessionState) {
             state.done(myself);
         }
     }
-    if let Some((t, at)) = state.last_frame {
+    // A recording's clock is its frames' presentation times: analysis slower than real time
+    // must not run its steps out of time.
+    if let Some((t, at)) = state.last_frame.filter(|_| !state.from_recording) {
         let ev = state
             .logic
             .on_tick(t + now.duration_since(at).as_secs_f64());
@@ -910,6 +1016,33 @@ impl SessionHandle {
         self.actor
             .send_message(SessionMsg::Frame { t, bytes: jpeg })
             .map_err(|_| SessionError::Gone)
+    }
+
+    /// Analyses one frame of a recording, `t` seconds in (its presentation time), and waits
+    /// until it has left the pipeline: unlike [`SessionHandle::send_frame`] no frame is dropped
+    /// or replaced. Returns whether the session has its verdict (later frames change nothing).
+    ///
+    /// Every pipeline stage has its own timeout, so the wait is bounded.
+    pub async fn analyse(&self, t: f64, jpeg: Vec<u8>) -> Result<bool, SessionError> {
+        let (settled, rx) = oneshot::channel();
+        self.actor
+            .send_message(SessionMsg::Analyse {
+                t,
+                bytes: jpeg,
+                settled,
+            })
+            .map_err(|_| SessionError::Gone)?;
+        match rx.await {
+            Ok(finished) => Ok(finished),
+            // Dropped with its frame (a restarted child, the actor stopping): ask.
+            Err(_) => Ok(self.status().await?.verdict.is_some()),
+        }
+    }
+
+    /// Ends a recording: a step not done by its last frame fails as timed out. Returns the
+    /// verdict (the one it already had, if any).
+    pub async fn end_recording(&self) -> Result<Verdict, SessionError> {
+        self.call(SessionMsg::EndRecording).await
     }
 
     /// Binds the page's key share (hello) and says where the session stands.

@@ -69,3 +69,15 @@ export function patternY4m(out: string, o: ClipOptions & { seconds?: number } = 
   ffmpeg(['-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}`, '-t', String(seconds), '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', out]);
   return out;
 }
+
+/**
+ * A still photo shown for `seconds` (default 6) as an H.264 .mp4, as a phone's camera app would
+ * hand the page a clip: the printed-photo attack in recorded-video mode. EXIF rotation is applied.
+ */
+export function stillToMp4(input: string, out: string, o: ClipOptions & { seconds?: number } = {}): string {
+  const { width = 480, height = 640, fps = 15, seconds = 6 } = o;
+  const vf = `scale=${width}:${height}:force_original_aspect_ratio=increase,crop=${width}:${height},fps=${fps},format=yuv420p`;
+  ffmpeg(['-loop', '1', '-framerate', String(fps), '-i', input, '-t', String(seconds), '-an', '-vf', vf, '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', out]);
+  if (!existsSync(out) || statSync(out).size === 0) throw new Error(`ffmpeg made no ${out}`);
+  return out;
+}

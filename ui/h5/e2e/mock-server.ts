@@ -9,7 +9,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fromBase64Url, toBase64Url } from '../src/protocol/bytes';
+import type { RecordingOffer } from '../src/protocol/messages';
 import { deriveKeys, keyPair, openFrame } from '../src/protocol/seal';
+import { RecordingDesk, type DeskScript } from './recording-desk';
 
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css' };
@@ -51,6 +53,12 @@ export interface Script {
   challengeStatus?: number;
   /** delay every ack by this many ms */
   ackDelayMs?: number;
+  /** the challenge's `recording` (absent: an older server without the fallback) */
+  recording?: RecordingOffer;
+  /** how the recorded-video endpoints behave (cuts, 422, the verdict) */
+  desk?: DeskScript;
+  /** refuse every WebSocket upgrade (a proxy that blocks WebSockets) */
+  refuseWs?: boolean;
 }
 
 export class MockServer {
@@ -72,8 +80,13 @@ export class MockServer {
   private done = 0;
   private ended = false;
   private sockets = new Set<Socket>();
+  /** the recorded-video endpoints (they open every chunk with this server's key) */
+  readonly desk: RecordingDesk;
+  /** WebSocket upgrades asked for (refused ones too) */
+  upgrades = 0;
 
   constructor(public script: Script = {}) {
+    this.desk = new RecordingDesk(this.sid, this.server, script.recording ?? { enabled: false, max_bytes: 1, max_s: 5, chunk_bytes: 262144 }, script.desk);
     this.http = createServer((req, res) => this.onHttp(req, res));
     this.http.on('upgrade', (req, socket: Socket) => this.onUpgrade(req, socket));
     this.http.on('connection', (s) => {
@@ -102,6 +115,24 @@ export class MockServer {
 
   private onHttp(req: IncomingMessage, res: import('node:http').ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
+    const rec = `/h5/v1/sessions/${this.sid}/recording`;
+    if (url.pathname === rec || url.pathname.startsWith(`${rec}/`)) {
+      if (req.headers.authorization !== `Bearer ${this.token}`) {
+        res.writeHead(401, { 'content-type': 'application/json' }).end('{"code":"UNAUTHORIZED","message":"x"}');
+        return;
+      }
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        const r = this.desk.handle(req.method ?? 'GET', url.pathname.slice(rec.length), new Uint8Array(Buffer.concat(parts)));
+        if (r === 'cut') {
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(r.status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(r.json));
+      });
+      return;
+    }
     if (url.pathname === `/h5/v1/sessions/${this.sid}/challenge`) {
       if (req.headers.authorization !== `Bearer ${this.token}`) {
         res.writeHead(401, { 'content-type': 'application/json' }).end('{"code":"UNAUTHORIZED","message":"x"}');
@@ -111,7 +142,8 @@ export class MockServer {
         res.writeHead(this.script.challengeStatus, { 'content-type': 'application/json' }).end('{"code":"X","message":"x"}');
         return;
       }
-      const fin = this.script.finished;
+      // A verdict on a recorded clip finishes the session as a real-time one would.
+      const fin = this.script.finished ?? this.desk.result ?? undefined;
       const body = {
         session_id: this.sid,
         status: fin ? 'finished' : this.bound ? 'running' : 'pending',
@@ -125,6 +157,7 @@ export class MockServer {
         lang: url.searchParams.get('lang') ?? 'zh-CN',
         ws_path: `/h5/v1/sessions/${this.sid}/ws`,
         ...(fin ? { result: fin } : {}),
+        ...(this.script.recording ? { recording: this.script.recording } : {}),
       };
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
       return;
@@ -146,6 +179,11 @@ export class MockServer {
 
   private onUpgrade(req: IncomingMessage, socket: Socket): void {
     const url = new URL(req.url ?? '/', 'http://x');
+    this.upgrades += 1;
+    if (this.script.refuseWs) {
+      socket.destroy();
+      return;
+    }
     if (url.pathname !== `/h5/v1/sessions/${this.sid}/ws` || url.searchParams.get('t') !== this.token) {
       socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n');
       return;

@@ -2,12 +2,13 @@
 // Chromium with a fake camera fed from ../shared/media, under the server's own CSP. Skips, saying
 // why, only when the binary, Chromium, ffmpeg or LIVEGATE_TEST_MEDIA is missing; anything else
 // (no dist/, a 404, a CSP violation) fails.
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumMissing, launch } from './browser';
 import { Relay, assertBuilt, createApp, createSession, livegateMissing, openApi, setScene, startLivegate, type Livegate } from './livegate';
-import { hasFfmpeg, mediaDir, stillToY4m, tempDir, videoToY4m } from './media';
+import { hasFfmpeg, mediaDir, stillToMp4, stillToY4m, tempDir, videoToY4m } from './media';
 
 const media = mediaDir();
 const skip =
@@ -215,6 +216,83 @@ describe.skipIf(skip !== null)('the page against livegate serve', () => {
     const shown = await page.locator('#result-text').textContent();
     expect(shown).toBe(sent!.text);
     console.info(`still photo: reasons ${JSON.stringify(result.json.reasons)}, shown "${shown}"`);
+    await done(page);
+  });
+  // Recorded-video mode (docs/h5-protocol.md §7): a browser without getUserMedia, a clip from the
+  // "camera app" (the file input), the server decodes it and decides on every frame.
+  let recordedScene = false;
+  async function recordedPage(lang?: 'en'): Promise<{ page: Page; session_id: string }> {
+    // Set here, not in beforeAll: the other tests do not depend on this scene rule.
+    if (!recordedScene) {
+      setScene(lg, 'recorded', { recording: { enabled: true }, actions: { pool: ['blink'], count: 1 } }, tmp.dir);
+      recordedScene = true;
+    }
+    const s = await createSession(lg, app, pageBase, { scene: 'recorded', ...(lang ? { lang } : {}) });
+    const page = await browse(undefined);
+    await page.addInitScript(() => {
+      delete (Navigator.prototype as { mediaDevices?: unknown }).mediaDevices;
+    });
+    await page.goto(s.link);
+    await waitState(page, 'video');
+    expect(await page.locator('body').getAttribute('data-detail')).toBe('file');
+    // The one step of the scene, with its text, before anything is recorded.
+    expect(await page.locator('#video-steps li').count()).toBe(1);
+    expect(await page.locator('#video-steps li').first().getAttribute('data-action')).toBe('blink');
+    expect((await page.locator('#video-steps li').first().textContent())?.length).toBeGreaterThan(0);
+    return { page, session_id: s.session_id };
+  }
+  const endScreen = (p: Page) =>
+    p.waitForSelector('body[data-state="passed"], body[data-state="failed"], body[data-state="error"]', { timeout: 110_000 });
+
+  it('without getUserMedia, a recorded clip of the asked blink passes', async () => {
+    const { page, session_id } = await recordedPage();
+    await page.locator('#video-file').setInputFiles(join(dir, 'Blink-Detector_repeating/video.mp4'));
+    await endScreen(page);
+    const b = page.locator('body');
+    expect(await b.getAttribute('data-state'), `end: ${await b.getAttribute('data-detail')} ${await page.locator('#result-text').textContent()} ${await page.locator('#video-error').textContent()}`).toBe('passed');
+    expect(await page.locator('#result-title').textContent()).toBe('通过');
+    const result = await openApi(lg.base, app, 'GET', `/open/v1/sessions/${session_id}/result`);
+    expect(result.json.status, JSON.stringify(result.json)).toBe('passed');
+    expect(result.json.capture, JSON.stringify(result.json)).toBe('recording');
+    // Nothing of the upload is kept in the tab after the verdict.
+    expect(await page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith('livegate-')))).toEqual([]);
+    await page.reload();
+    await waitState(page, 'passed');
+    await done(page);
+  });
+
+  it('a clip the server cannot decode is refused with its message; the person records again and passes', async () => {
+    const { page, session_id } = await recordedPage('en');
+    // Bytes that claim to be an mp4: the page sends them, the server's FFmpeg cannot read them.
+    await page.locator('#video-file').setInputFiles({ name: 'broken.mp4', mimeType: 'video/mp4', buffer: randomBytes(300_000) });
+    await page.waitForSelector('body[data-state="video"][data-detail="http_422"]', { timeout: 60_000 });
+    const said = (await page.locator('#video-error').textContent()) ?? '';
+    // The page's plain explanation, then the server's own message in the link's language.
+    expect(said.startsWith('The video could not be used (it may be damaged, in an unsupported format, or longer than 30 s). Please record it again. ('), said).toBe(true);
+    expect(said).not.toMatch(/[\u4e00-\u9fff]/);
+    const pending = await openApi(lg.base, app, 'GET', `/open/v1/sessions/${session_id}/result`);
+    expect(pending.json.status, JSON.stringify(pending.json)).toBe('pending');
+    await page.locator('#video-file').setInputFiles(join(dir, 'Blink-Detector_repeating/video.mp4'));
+    await endScreen(page);
+    expect(await page.locator('body').getAttribute('data-state'), await page.locator('#result-text').textContent() ?? '').toBe('passed');
+    expect(await page.locator('#result-title').textContent()).toBe('Passed');
+    await done(page);
+  });
+
+  it('a recorded clip of a still photo fails, with its reason shown', async () => {
+    const still = stillToMp4(join(dir, 'Silent-Face-Anti-Spoofing/image_F1.jpg'), join(tmp.dir, 'still-photo.mp4'));
+    const { page, session_id } = await recordedPage('en');
+    await page.locator('#video-file').setInputFiles(still);
+    await endScreen(page);
+    const b = page.locator('body');
+    expect(await b.getAttribute('data-state'), `end: ${await b.getAttribute('data-detail')} ${await page.locator('#video-error').textContent()}`).toBe('failed');
+    expect(await page.locator('#result-title').textContent()).toBe('Not passed');
+    const result = await openApi(lg.base, app, 'GET', `/open/v1/sessions/${session_id}/result`);
+    expect(result.json.status, JSON.stringify(result.json)).toBe('failed');
+    expect(result.json.reasons?.length, JSON.stringify(result.json)).toBeGreaterThan(0);
+    const shown = await page.locator('#result-text').textContent();
+    expect(shown).toBeTruthy();
+    console.info(`recorded still photo: reasons ${JSON.stringify(result.json.reasons)}, shown "${shown}"`);
     await done(page);
   });
 });

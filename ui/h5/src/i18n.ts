@@ -67,9 +67,32 @@ const zh = {
   close_superseded: '这次核验已在另一个页面继续进行，本页面已停止。',
   close_unknown: '核验已中断。请回到原页面重新发起核验。',
   reconnect_failed: '网络连接已断开，无法继续。请检查网络后回到原页面重新发起核验。',
+  // recorded video (the fallback when real time cannot run)
+  video_title: '录制视频完成核验',
+  video_intro: '当前环境无法进行实时核验。请录制一段视频，依次完成：',
+  video_note: (s: number, mb: number) => `正对镜头，光线充足；视频最长 ${s} 秒，不超过 ${mb} MB。`,
+  video_record: '开始录制',
+  video_stop: '录好了',
+  video_pick: '打开相机录制',
+  video_pick_other: '改用手机相机录制',
+  video_recording: (s: number) => `正在录制，还剩 ${s} 秒`,
+  video_recorder_failed: '无法在页面内录制。请点“打开相机录制”，用手机相机录一段视频。',
+  clip_too_large: (mb: string, max: number) => `视频太大（${mb} MB），不能超过 ${max} MB。请录制一段更短的视频。`,
+  clip_not_video: '所选文件不是视频。请录制一段视频。',
+  clip_empty: '视频是空的。请重新录制。',
+  upload_opening: '正在准备上传…',
+  upload_progress: (p: number) => `正在上传视频：${p}%`,
+  upload_retrying: '网络不稳定，正在重试上传…',
+  upload_finishing: '上传完成，正在核验视频，请稍候…',
+  upload_failed: '视频上传失败。请检查网络后点“重试”，已上传的部分不必重传。',
+  upload_refused: '视频无法提交。请回到原页面重新发起核验。',
+  record_again: '请重新录制。',
+  clip_unusable: (s: number) => `视频无法使用（可能已损坏、格式不支持或超过 ${s} 秒）。`,
+  server_said: (m: string) => `（${m}）`,
 };
 
-type Texts = typeof zh;
+/** Every text of the page, in one language. */
+export type Texts = typeof zh;
 
 const en: Texts = {
   title: 'Face verification',
@@ -131,6 +154,27 @@ const en: Texts = {
   close_superseded: 'This verification continued in another page; this one has stopped.',
   close_unknown: 'The verification was interrupted. Go back and start it again.',
   reconnect_failed: 'The connection was lost. Check your network, then go back and start the verification again.',
+  video_title: 'Verify with a video',
+  video_intro: 'Live verification cannot run here. Record a short video of yourself doing, in this order:',
+  video_note: (s: number, mb: number) => `Face the camera in good light; at most ${s} s and ${mb} MB.`,
+  video_record: 'Start recording',
+  video_stop: 'Done',
+  video_pick: 'Record with the camera',
+  video_pick_other: "Use the phone's camera instead",
+  video_recording: (s: number) => `Recording, ${s} s left`,
+  video_recorder_failed: 'Recording in the page is not possible. Tap "Record with the camera" to record a video with your phone\'s camera.',
+  clip_too_large: (mb: string, max: number) => `The video is too large (${mb} MB); the limit is ${max} MB. Please record a shorter one.`,
+  clip_not_video: 'The file is not a video. Please record a video.',
+  clip_empty: 'The video is empty. Please record it again.',
+  upload_opening: 'Preparing the upload…',
+  upload_progress: (p: number) => `Uploading the video: ${p}%`,
+  upload_retrying: 'The network is unstable; retrying the upload…',
+  upload_finishing: 'Uploaded; checking the video, one moment…',
+  upload_failed: 'The upload failed. Check your network and tap "Try again"; what was sent is kept.',
+  upload_refused: 'The video cannot be submitted. Go back and start the verification again.',
+  record_again: 'Please record it again.',
+  clip_unusable: (s: number) => `The video could not be used (it may be damaged, in an unsupported format, or longer than ${s} s).`,
+  server_said: (m: string) => ` (${m})`,
 };
 
 export type TextKey = { [K in keyof Texts]: Texts[K] extends string ? K : never }[keyof Texts];

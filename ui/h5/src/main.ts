@@ -30,6 +30,7 @@ import { FrameSealer, SUITE, TAG_LEN, HEADER_LEN, clientKeys, keyPair } from './
 import { challengePath, parseLink, wsUrl, type LinkParams } from './protocol/url';
 import { Connection } from './session';
 import { els, renderProgress, setState } from './ui';
+import { enterVideoMode } from './video-mode';
 
 let lang: Lang = 'zh-CN';
 let T = texts(lang);
@@ -154,9 +155,16 @@ async function main(): Promise<void> {
     return;
   }
 
-  let problem = checkCapabilities(snapshotEnv(window), platform);
-  if (!problem && iosWebviewTooOld(platform)) problem = 'open_in_browser';
+  const env = snapshotEnv(window);
+  let problem = checkCapabilities(env, platform);
+  const tooOld = !problem && iosWebviewTooOld(platform);
+  if (tooOld) problem = 'open_in_browser';
   if (problem) {
+    // Without real time, a recorded clip may do (but nothing can be sealed without random numbers).
+    if (recordingOffer(challenge) && problem !== 'no_crypto') {
+      videoMode(link, challenge, env.hasGetUserMedia && !tooOld);
+      return;
+    }
     showProblem('error', problem, say(problem));
     return;
   }
@@ -164,6 +172,18 @@ async function main(): Promise<void> {
   setState('consent');
   els.start.disabled = false;
   els.start.onclick = () => void start(link, challenge, platform);
+}
+
+/** Whether the recorded-video fallback may run for this session (the scene allows it). */
+function recordingOffer(challenge: Challenge) {
+  return challenge.recording?.enabled ? challenge.recording : null;
+}
+
+/** Recorded-video mode, when real time cannot run here (docs/h5-protocol.md §7). */
+function videoMode(link: LinkParams, challenge: Challenge, canRecord: boolean, stream: MediaStream | null = null): void {
+  const offer = recordingOffer(challenge);
+  if (!offer) return;
+  enterVideoMode({ link, challenge, offer, T, showResult, canRecord: canRecord && typeof window.MediaRecorder === 'function', stream });
 }
 
 /** After the tap on Start (the user gesture iOS wants before the camera and playback). */
@@ -309,8 +329,16 @@ async function start(link: LinkParams, challenge: Challenge, platform: Platform)
       }
     },
     closed: (info) => void onClosed(info),
+    unreachable: () => {
+      // The WebSocket never gets through (a proxy, a WebView): record a clip instead.
+      finished = true;
+      if (timer) clearTimeout(timer);
+      videoMode(link, challenge, true, stream);
+    },
   });
   conn.awaiting = () => rate.inFlight.size > 0;
+  // Three sockets in a row that never got going hand over to the recorded video, when allowed.
+  if (recordingOffer(challenge)) conn.giveUpAfter = 3;
   conn.resumeFirst = kept !== undefined;
 
   const schedule = (ms: number) => {

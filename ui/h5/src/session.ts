@@ -12,6 +12,8 @@ export interface ConnectionEvents {
   connecting(attempt: number): void;
   /** the socket closed for good (no more reconnects): what the table says about it */
   closed(info: CloseInfo, lastError: ServerMessage | null): void;
+  /** `giveUpAfter` sockets in a row closed before their `ready`: the line cannot carry a WebSocket */
+  unreachable?(): void;
 }
 
 /** How long the page waits without any server message while frames are out before it calls the line dead. */
@@ -28,6 +30,10 @@ export class Connection {
   private watchdog: ReturnType<typeof setInterval> | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private forced = false;
+  /** sockets opened since the last `ready` (the current one included) */
+  private opensSinceReady = 0;
+  /** after this many sockets in a row fail before `ready`, `unreachable` is called instead of retrying */
+  giveUpAfter = Infinity;
   /** whether the latest socket got its `ready` (frames may flow) */
   ready = false;
   /** the key was kept from before a reload: even the first hello of this page is a resume */
@@ -47,6 +53,7 @@ export class Connection {
     this.events.connecting(this.attempt);
     this.ready = false;
     this.forced = false;
+    this.opensSinceReady += 1;
     this.lastHeard = Date.now();
     let ws: WebSocket;
     try {
@@ -78,6 +85,7 @@ export class Connection {
       if (!msg) return;
       if (msg.type === 'ready') {
         this.ready = true;
+        this.opensSinceReady = 0;
         this.attempt = 0;
         this.spentMs = 0;
       }
@@ -151,6 +159,12 @@ export class Connection {
   private onClose(code: number, reason: string): void {
     if (this.stopped) return;
     const info = closeInfo(code, reason);
+    if (info.action === 'reconnect' && this.opensSinceReady >= this.giveUpAfter && this.events.unreachable) {
+      // A server's own closing code is an answer; only sockets that never got going count.
+      this.stop();
+      this.events.unreachable();
+      return;
+    }
     if (info.action === 'reconnect') {
       const delay = backoffMs(this.attempt, this.spentMs);
       if (delay !== null) {

@@ -6,6 +6,12 @@ export type PageState =
   | 'camera_denied'
   | 'streaming'
   | 'reconnecting'
+  /** recorded-video mode: the steps, then recording or picking a clip */
+  | 'video'
+  /** recorded-video mode: MediaRecorder is running */
+  | 'video_recording'
+  /** recorded-video mode: the clip is being sent and checked */
+  | 'uploading'
   | 'passed'
   | 'failed'
   | 'error';
@@ -38,6 +44,21 @@ export const els = {
   get stepText() { return $('step-text'); },
   get promptText() { return $('prompt-text'); },
   get connectionText() { return $('connection-text'); },
+  get videoTitle() { return $('video-title'); },
+  get videoIntro() { return $('video-intro'); },
+  get videoSteps() { return $('video-steps'); },
+  get videoNote() { return $('video-note'); },
+  get videoStage() { return $('video-stage'); },
+  get videoPreview() { return $<HTMLVideoElement>('video-preview'); },
+  get videoTimer() { return $('video-timer'); },
+  get uploadProgress() { return $<HTMLProgressElement>('upload-progress'); },
+  get uploadText() { return $('upload-text'); },
+  get videoError() { return $('video-error'); },
+  get videoRecord() { return $<HTMLButtonElement>('video-record-button'); },
+  get videoStop() { return $<HTMLButtonElement>('video-stop-button'); },
+  get videoFileButton() { return $<HTMLButtonElement>('video-file-button'); },
+  get videoRetry() { return $<HTMLButtonElement>('video-retry-button'); },
+  get videoFile() { return $<HTMLInputElement>('video-file'); },
   get result() { return $('screen-result'); },
   get resultIcon() { return $('result-icon'); },
   get resultTitle() { return $('result-title'); },
@@ -46,7 +67,7 @@ export const els = {
   get countdown() { return $('return-countdown'); },
 };
 
-const SCREENS = ['screen-message', 'screen-consent', 'screen-capture', 'screen-result'] as const;
+const SCREENS = ['screen-message', 'screen-consent', 'screen-capture', 'screen-video', 'screen-result'] as const;
 type Screen = (typeof SCREENS)[number];
 
 const SCREEN_OF: Record<PageState, Screen> = {
@@ -55,6 +76,9 @@ const SCREEN_OF: Record<PageState, Screen> = {
   camera_denied: 'screen-message',
   streaming: 'screen-capture',
   reconnecting: 'screen-capture',
+  video: 'screen-video',
+  video_recording: 'screen-video',
+  uploading: 'screen-video',
   passed: 'screen-result',
   failed: 'screen-result',
   error: 'screen-message',

@@ -31,6 +31,17 @@ export interface PageResult {
   return_url?: string | null;
 }
 
+/** The challenge's `recording`: whether the recorded-video fallback may run, and its limits (§7). */
+export interface RecordingOffer {
+  enabled: boolean;
+  /** largest clip, bytes */
+  max_bytes: number;
+  /** longest clip, seconds */
+  max_s: number;
+  /** plaintext bytes per chunk (the last chunk is shorter) */
+  chunk_bytes: number;
+}
+
 export interface Challenge {
   session_id: string;
   status: 'pending' | 'running' | 'finished';
@@ -44,6 +55,8 @@ export interface Challenge {
   lang: string;
   ws_path: string;
   result?: PageResult;
+  /** absent from servers without the fallback: the page then never offers it */
+  recording?: RecordingOffer;
 }
 
 /** The one error body of the HTTP API. */
@@ -198,14 +211,24 @@ export function parseChallenge(v: unknown): Challenge | null {
   if (!isStr(v.session_id) || !isStr(v.server_key) || !isStr(v.ws_path) || !Array.isArray(v.suites)) return null;
   if (!isObj(c) || !isNum(c.width) || !isNum(c.height) || !isNum(c.min_fps) || !isNum(c.max_fps)) return null;
   const status = v.status === 'running' || v.status === 'finished' ? v.status : 'pending';
-  const ch = v as unknown as Challenge;
+  const { recording: rawRecording, ...ch } = v as unknown as Challenge;
+  const recording = parseRecording(rawRecording);
   return {
     ...ch,
     status,
     steps: Array.isArray(v.steps) ? v.steps.filter(isStep) : [],
     capture: { ...ch.capture, jpeg_quality: isNum(c.jpeg_quality) ? c.jpeg_quality : 0.8 },
     ...(isResult(v.result) ? { result: normaliseResult(v.result) } : {}),
+    ...(recording ? { recording } : {}),
   };
+}
+
+/** The challenge's `recording`, when it is complete and sane; null otherwise (no fallback). */
+export function parseRecording(v: unknown): RecordingOffer | null {
+  if (!isObj(v) || typeof v.enabled !== 'boolean') return null;
+  const pos = (n: unknown): n is number => isNum(n) && Number.isInteger(n) && n > 0;
+  if (!pos(v.max_bytes) || !pos(v.max_s) || !pos(v.chunk_bytes)) return null;
+  return { enabled: v.enabled, max_bytes: v.max_bytes, max_s: v.max_s, chunk_bytes: v.chunk_bytes };
 }
 
 /** Every string of `client` is cut to 256 characters (the server does too). */

@@ -49,14 +49,30 @@ export function deriveKeys(
   clientPublic: Uint8Array,
   serverPublic: Uint8Array,
 ): SessionKeys {
+  const okm = agreeAndExpand(KDF_LABEL, 64, sessionId, ownPrivate, peerPublic, clientPublic, serverPublic);
+  return { c2s: okm.slice(0, 32), s2c: okm.slice(32, 64) };
+}
+
+/**
+ * HKDF-SHA256(ikm = X25519(own_private, peer_public), salt = session id bytes,
+ * info = label || client_key || server_key, length): the one key agreement of the frames and of
+ * the recorded-video chunks (which differ only in label and length).
+ */
+export function agreeAndExpand(
+  label: Uint8Array,
+  length: number,
+  sessionId: string,
+  ownPrivate: Uint8Array,
+  peerPublic: Uint8Array,
+  clientPublic: Uint8Array,
+  serverPublic: Uint8Array,
+): Uint8Array {
   if (peerPublic.length !== 32 || clientPublic.length !== 32 || serverPublic.length !== 32) {
     throw new Error('an X25519 public key is 32 bytes');
   }
   const shared = x25519.getSharedSecret(ownPrivate, peerPublic);
   if (shared.every((b) => b === 0)) throw new Error('all-zero shared secret');
-  const info = concat(KDF_LABEL, clientPublic, serverPublic);
-  const okm = hkdf(sha256, shared, uuidBytes(sessionId), info, 64);
-  return { c2s: okm.slice(0, 32), s2c: okm.slice(32, 64) };
+  return hkdf(sha256, shared, uuidBytes(sessionId), concat(label, clientPublic, serverPublic), length);
 }
 
 /** The page's keys for a session: client side of deriveKeys. */
