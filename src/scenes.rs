@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::compare_service::CompareServiceRules;
+use crate::compare_service::{CompareServiceRules, ReferenceSourceRules};
 
 /// A rule that does not hold; `path` is where in the config JSON (`actions.count`,
 /// `return_urls[1]`), empty for the config as a whole.
@@ -254,8 +254,9 @@ pub struct SceneRules {
 /// How a session's best frame is compared with the reference face sent at creation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CompareRules {
-    /// The built-in comparator (dlib embedding at the calibrated threshold, `docs/compare.md`).
-    Builtin,
+    /// The built-in comparator (dlib embedding at the calibrated threshold, `docs/compare.md`),
+    /// with where it fetches reference images by id, if anywhere.
+    Builtin(Option<Box<ReferenceSourceRules>>),
     /// The union's own compare service over HTTP.
     Http(Box<CompareServiceRules>),
 }
@@ -264,7 +265,7 @@ impl CompareRules {
     /// The engine's word in results: `builtin` or `http`.
     pub fn engine(&self) -> &'static str {
         match self {
-            CompareRules::Builtin => "builtin",
+            CompareRules::Builtin(_) => "builtin",
             CompareRules::Http(_) => "http",
         }
     }
@@ -311,6 +312,8 @@ struct RawCompare {
     engine: String,
     #[serde(default)]
     http: Option<Value>,
+    #[serde(default)]
+    reference_source: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -597,8 +600,20 @@ fn capture(raw: &RawCapture) -> Result<CaptureRules, SceneRulesError> {
 }
 
 fn compare(raw: &RawCompare) -> Result<CompareRules, SceneRulesError> {
+    if raw.engine != "builtin" && raw.reference_source.is_some() {
+        return Err(invalid(
+            "compare.reference_source",
+            "only for engine \"builtin\" (the union's service finds its own references)",
+        ));
+    }
     match (raw.engine.as_str(), &raw.http) {
-        ("builtin", None) => Ok(CompareRules::Builtin),
+        ("builtin", None) => Ok(CompareRules::Builtin(
+            raw.reference_source
+                .as_ref()
+                .map(ReferenceSourceRules::parse)
+                .transpose()?
+                .map(Box::new),
+        )),
         ("builtin", Some(_)) => Err(invalid(
             "compare.http",
             "only for engine \"http\" (the built-in comparator has no settings)",
@@ -701,6 +716,8 @@ pub fn masked_config(config: &Value) -> Value {
         "/callback/secret",
         "/compare/http/auth/value",
         "/compare/http/auth/secret",
+        "/compare/reference_source/auth/value",
+        "/compare/reference_source/auth/secret",
     ];
     for pointer in secrets {
         if let Some(secret) = masked.pointer_mut(pointer) {
@@ -1080,7 +1097,7 @@ mod tests {
         let server = QualityThresholds::default();
         let rules = SceneRules::from_config(&json!({"compare": {"engine": "builtin"}}), &server)
             .expect("builtin compare");
-        assert_eq!(rules.compare, Some(CompareRules::Builtin));
+        assert_eq!(rules.compare, Some(CompareRules::Builtin(None)));
         assert_eq!(
             SceneRules::from_config(&json!({}), &server)
                 .expect("no compare")

@@ -77,10 +77,19 @@ async fn the_builtin_comparator_passes_the_same_person_and_fails_another() {
     let dir = tempfile::tempdir().expect("tempdir");
     let photo = blink_man_photo(&video, dir.path());
     let frames = video_jpegs(&video, 15, 480, 8);
+    let photos = photo_store(std::fs::read(&photo).expect("photo")).await;
     let server = LiveServer::start(
         &[],
         &[
             ("kyc", blink_scene(json!({"engine": "builtin"}))),
+            (
+                "kyc-by-id",
+                blink_scene(json!({"engine": "builtin", "reference_source": {
+                    "url": format!("{}/faces/${{reference_id}}?size=full", photos.base),
+                    "auth": {"kind": "token", "header": "X-Photo-Key", "value": "photo-key"},
+                    "timeout_ms": 2000
+                }})),
+            ),
             ("plain", blink_scene(Value::Null)),
         ],
     )
@@ -125,6 +134,28 @@ async fn the_builtin_comparator_passes_the_same_person_and_fails_another() {
             .contains(&json!("face_mismatch")),
         "{answer}"
     );
+
+    // The bank's photo store holds the reference: the session names it by id.
+    let session = server
+        .create_session("kyc-by-id", json!({"reference": {"id": "C-100"}}))
+        .await;
+    let answer = run_blink(&server, &session, &frames).await;
+    assert_eq!(answer["status"], "passed", "{answer}");
+    assert_eq!(answer["compare"]["same_person"], true, "{answer}");
+    assert_eq!(photos.hits.load(Ordering::SeqCst), 1);
+    for (id, expected) in [
+        ("C-404", "not found at the reference source"),
+        ("../admin", "letters, digits"),
+    ] {
+        let body = json!({"scene": "kyc-by-id", "biz_id": "b-2", "reference": {"id": id}});
+        let (status, answer) = server
+            .open_api("POST", "/open/v1/sessions", Some(&body))
+            .await;
+        assert_eq!(status, 422, "{id}: {answer}");
+        let reason = answer["detail"]["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(expected), "{expected:?} in {reason:?}");
+    }
+    photos.handle.stop(false).await;
 
     // Bad references are refused when the session is created, naming what is wrong.
     let create = |scene: &str, reference: Value| json!({"scene": scene, "biz_id": "b-1", "reference": reference});
@@ -218,6 +249,62 @@ async fn union_compare(score: f64, delay: Duration) -> UnionCompare {
     UnionCompare {
         url: format!("http://{addr}/face/compare"),
         calls,
+        handle,
+    }
+}
+
+/// The bank's photo store: `GET /faces/C-100` answers the customer's photo to a caller with
+/// the right key, anything else 404 (401 without the key).
+struct PhotoStore {
+    base: String,
+    hits: Arc<AtomicUsize>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+async fn photo_store(photo: Vec<u8>) -> PhotoStore {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let addr = listener.local_addr().expect("addr");
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&hits);
+    let photo = Arc::new(photo);
+    let server = HttpServer::new(move || {
+        let hits = Arc::clone(&counted);
+        let photo = Arc::clone(&photo);
+        App::new().route(
+            "/faces/{id}",
+            web::get().to(move |req: actix_web::HttpRequest, id: web::Path<String>| {
+                let hits = Arc::clone(&hits);
+                let photo = Arc::clone(&photo);
+                async move {
+                    let key = req
+                        .headers()
+                        .get("x-photo-key")
+                        .and_then(|v| v.to_str().ok());
+                    if key != Some("photo-key") || req.query_string() != "size=full" {
+                        return HttpResponse::Unauthorized().finish();
+                    }
+                    if id.as_str() != "C-100" {
+                        return HttpResponse::NotFound().finish();
+                    }
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    HttpResponse::Ok()
+                        .content_type("image/jpeg")
+                        .body(photo.as_ref().clone())
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(0)
+    .listen(listener)
+    .expect("listen")
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    PhotoStore {
+        base: format!("http://{addr}"),
+        hits,
         handle,
     }
 }

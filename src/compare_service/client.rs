@@ -16,8 +16,9 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::breaker::Breakers;
+use super::reference_source::ReferenceSourceRules;
 use super::rules::{AnswerRules, BodyFormat, CompareAuth, CompareServiceRules, Placeholder};
-use super::COMPARE_SERVICE_CALLS_TOTAL;
+use super::{COMPARE_SERVICE_CALLS_TOTAL, REFERENCE_FETCHES_TOTAL};
 use crate::callbacks::send::{new_nonce, signed_headers};
 use crate::callbacks::{http_client, CallbackSecret};
 
@@ -271,48 +272,89 @@ impl CompareServiceClient {
         rules: &CompareServiceRules,
         body: &Rendered,
     ) -> Result<Vec<u8>, RemoteCompareError> {
-        let mut request = self
+        let request = self
             .http
             .post(rules.url.clone())
             .timeout(rules.timeout())
             .header(CONTENT_TYPE, body.content_type)
             .body(body.text.clone());
-        match &rules.auth {
-            CompareAuth::None => {}
-            CompareAuth::Token { header, value } => {
-                request = request.header(header.clone(), value.clone());
-            }
-            CompareAuth::Hmac { app_id, secret } => {
-                // A new timestamp and nonce every attempt: a retry is a new request.
-                let headers = signed_headers(
-                    &rules.url,
-                    app_id,
-                    &body.text,
-                    &CallbackSecret::new(secret.expose()),
-                    chrono::Utc::now().timestamp(),
-                    &new_nonce(),
-                );
-                for (name, value) in headers {
-                    request = request.header(name, value);
-                }
-            }
-        }
-        let mut response = request.send().await.map_err(transport)?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(RemoteCompareError::Status(status.as_u16()));
-        }
-        let mut answer = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if answer.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(RemoteCompareError::Malformed(format!(
-                    "the answer is larger than {MAX_ANSWER_BYTES} bytes"
-                )));
-            }
-            answer.extend_from_slice(&chunk);
-        }
-        Ok(answer)
+        let request = authorised(request, &rules.auth, &rules.url, &body.text);
+        read_body(request, MAX_ANSWER_BYTES).await
     }
+
+    /// Fetches a reference image by id from the scene's reference source: one GET, no retry
+    /// (the session's creator is waiting and may simply try again).
+    pub async fn fetch_reference(
+        &self,
+        source: &ReferenceSourceRules,
+        id: &str,
+    ) -> Result<Vec<u8>, RemoteCompareError> {
+        let url = source.url_for(id)?;
+        let request = self.http.get(url.clone()).timeout(source.timeout());
+        let request = authorised(request, &source.auth, &url, "");
+        let result = read_body(request, MAX_REFERENCE_IMAGE_BYTES).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(err) => err.as_str(),
+        };
+        metrics::counter!(REFERENCE_FETCHES_TOTAL, "outcome" => outcome).increment(1);
+        result
+    }
+}
+
+/// Largest reference image fetched, in bytes (the same limit as one sent with the session).
+const MAX_REFERENCE_IMAGE_BYTES: usize = crate::sessions::reference::MAX_REFERENCE_BYTES;
+
+/// The request with the scene's credentials: a token header, or the `X-LG-*` HMAC headers.
+fn authorised(
+    mut request: reqwest::RequestBuilder,
+    auth: &CompareAuth,
+    url: &url::Url,
+    body: &str,
+) -> reqwest::RequestBuilder {
+    match auth {
+        CompareAuth::None => {}
+        CompareAuth::Token { header, value } => {
+            request = request.header(header.clone(), value.clone());
+        }
+        CompareAuth::Hmac { app_id, secret } => {
+            // A new timestamp and nonce every attempt: a retry is a new request.
+            let headers = signed_headers(
+                url,
+                app_id,
+                body,
+                &CallbackSecret::new(secret.expose()),
+                chrono::Utc::now().timestamp(),
+                &new_nonce(),
+            );
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+        }
+    }
+    request
+}
+
+/// Sends the request; the answer's bytes (at most `limit`) when it is a 2xx.
+async fn read_body(
+    request: reqwest::RequestBuilder,
+    limit: usize,
+) -> Result<Vec<u8>, RemoteCompareError> {
+    let mut response = request.send().await.map_err(transport)?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(RemoteCompareError::Status(status.as_u16()));
+    }
+    let mut answer = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+        if answer.len() + chunk.len() > limit {
+            return Err(RemoteCompareError::Malformed(format!(
+                "the answer is larger than {limit} bytes"
+            )));
+        }
+        answer.extend_from_slice(&chunk);
+    }
+    Ok(answer)
 }
 
 fn millis(elapsed: Duration) -> u64 {

@@ -18,12 +18,14 @@
 
 pub mod breaker;
 pub mod client;
+pub mod reference_source;
 pub mod rules;
 
 pub use client::{
     CompareServiceClient, Reference, ReferenceKind, RemoteCompareError, RemoteCompareRequest,
     RemoteComparison,
 };
+pub use reference_source::ReferenceSourceRules;
 pub use rules::{
     AnswerRules, BodyFormat, BreakerRules, CompareAuth, CompareServiceRules, Placeholder,
 };
@@ -32,8 +34,16 @@ pub use rules::{
 /// [`RemoteCompareError::as_str`]).
 pub const COMPARE_SERVICE_CALLS_TOTAL: &str = "livegate_compare_service_calls_total";
 
+/// Counter: reference images fetched by id for the built-in comparator, by `outcome`.
+pub const REFERENCE_FETCHES_TOTAL: &str = "livegate_reference_fetches_total";
+
 /// Describes the compare service metrics (called once by `metrics::install`).
 pub fn describe_metrics() {
+    metrics::describe_counter!(
+        REFERENCE_FETCHES_TOTAL,
+        metrics::Unit::Count,
+        "reference images fetched by id for the built-in comparator, by outcome"
+    );
     metrics::describe_counter!(
         COMPARE_SERVICE_CALLS_TOTAL,
         metrics::Unit::Count,

@@ -259,9 +259,10 @@ fn default_retries() -> u64 {
     1
 }
 
+/// The `auth` object as written.
 #[derive(Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-enum RawAuth {
+pub(crate) enum RawAuth {
     // A struct variant, not a unit one: serde lets a unit variant of a tagged enum ignore
     // every other field, and a typo must not pass silently.
     None {},
@@ -301,12 +302,18 @@ fn path(field: &str) -> String {
     format!("{PREFIX}.{field}")
 }
 
+fn path_under(prefix: &str, field: &str) -> String {
+    format!("{prefix}.{field}")
+}
+
 fn small(v: u64) -> u32 {
     // Only called on values already checked against a range far below u32::MAX.
     u32::try_from(v).unwrap_or(u32::MAX)
 }
 
-fn auth(raw: &RawAuth) -> Result<CompareAuth, SceneRulesError> {
+/// Checks the `auth` object under `prefix` (`compare.http`, `compare.reference_source`).
+pub(crate) fn auth(raw: &RawAuth, prefix: &str) -> Result<CompareAuth, SceneRulesError> {
+    let path = |field: &str| path_under(prefix, field);
     match raw {
         RawAuth::None {} => Ok(CompareAuth::None),
         RawAuth::Token { header, value } => {
@@ -536,7 +543,7 @@ impl CompareServiceRules {
         if url.fragment().is_some() {
             return Err(invalid(path("url"), "must not have a fragment"));
         }
-        let auth = auth(&raw.auth)?;
+        let auth = auth(&raw.auth, PREFIX)?;
         body(raw.format, &raw.body)?;
         let response = answer(&raw.response)?;
         let timeout_ms = within(&path("timeout_ms"), raw.timeout_ms, 100, 30_000)?;

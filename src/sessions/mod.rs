@@ -276,6 +276,7 @@ impl SessionService {
             rules.compare.as_ref(),
             request.reference.as_ref(),
             &inner.pool,
+            &inner.compare_service,
         )
         .await?;
         let draw = || {

@@ -18,7 +18,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::compare_service::{CompareServiceClient, Reference, RemoteCompareRequest};
+use crate::compare_service::reference_source::is_url_safe_id;
+use crate::compare_service::{
+    CompareServiceClient, Reference, RemoteCompareError, RemoteCompareRequest,
+};
 use crate::error::{ApiError, ErrorCode};
 use crate::scenes::CompareRules;
 
@@ -89,11 +92,13 @@ fn image_bytes(text: &str) -> Result<Vec<u8>, ApiError> {
 }
 
 /// Checks a create-session request's reference against the scene's compare rules and
-/// prepares it: the built-in comparator embeds the image's one face now.
+/// prepares it: the built-in comparator embeds the image's one face now (fetching the image
+/// from the scene's reference source when given an id).
 pub async fn prepare(
     rules: Option<&CompareRules>,
     input: Option<&ReferenceInput>,
     pool: &PoolHandle,
+    service: &CompareServiceClient,
 ) -> Result<Option<SessionReference>, ApiError> {
     let (rules, input) = match (rules, input) {
         (None, None) => return Ok(None),
@@ -110,40 +115,7 @@ pub async fn prepare(
         (Some(rules), Some(input)) => (rules, input),
     };
     match (&input.image, &input.id) {
-        (Some(image), None) => {
-            let bytes = image_bytes(image)?;
-            let decoded = {
-                let bytes = bytes.clone();
-                tokio::task::spawn_blocking(move || decode_image(&bytes, &MediaLimits::default()))
-                    .await
-                    .map_err(|err| ApiError::internal(format!("reference decode: {err}")))?
-                    .map_err(|err| refused(format!("reference.image: {err}")))?
-            };
-            match rules {
-                CompareRules::Builtin => {
-                    let embedding = pool
-                        .embed_portrait(Arc::new(decoded), ImageRole::Reference)
-                        .await
-                        .map_err(|err| match err {
-                            PortraitError::Face(face) => refused(face.to_string()),
-                            PortraitError::Job(job) => ApiError::new(ErrorCode::Unavailable)
-                                .with_detail(json!({ "reason": job.to_string() })),
-                        })?;
-                    Ok(Some(SessionReference::Embedding(
-                        embedding,
-                        Arc::new(bytes),
-                    )))
-                }
-                CompareRules::Http(service) => {
-                    if !service.accepts(&Reference::Image(&bytes)) {
-                        return Err(refused(
-                            "the scene's compare service takes a reference id, not an image",
-                        ));
-                    }
-                    Ok(Some(SessionReference::Image(Arc::new(bytes))))
-                }
-            }
-        }
+        (Some(image), None) => image_reference(rules, image_bytes(image)?, pool).await,
         (None, Some(id)) => {
             let chars = id.chars().count();
             if chars == 0 || chars > MAX_REFERENCE_ID || id.chars().any(char::is_control) {
@@ -152,9 +124,34 @@ pub async fn prepare(
                 )));
             }
             match rules {
-                CompareRules::Builtin => Err(refused(
-                    "the built-in comparator needs a reference image, not an id",
+                CompareRules::Builtin(None) => Err(refused(
+                    "the built-in comparator needs a reference image, not an id \
+                     (the scene has no reference_source)",
                 )),
+                CompareRules::Builtin(Some(source)) => {
+                    if !is_url_safe_id(id) {
+                        return Err(refused(
+                            "reference.id: letters, digits, '.', '_', '-' and '~' only \
+                             (it goes into the reference source's URL)",
+                        ));
+                    }
+                    let bytes = match service.fetch_reference(source, id).await {
+                        Ok(bytes) => bytes,
+                        Err(RemoteCompareError::Status(404)) => {
+                            return Err(refused("reference.id: not found at the reference source"))
+                        }
+                        Err(err) => {
+                            return Err(ApiError::new(ErrorCode::Unavailable).with_detail(json!({
+                                "field": "reference",
+                                "reason": format!(
+                                    "the reference source gave no image ({})",
+                                    err.as_str()
+                                ),
+                            })))
+                        }
+                    };
+                    image_reference(rules, bytes, pool).await
+                }
                 CompareRules::Http(service) => {
                     if !service.accepts(&Reference::Id(id)) {
                         return Err(refused(
@@ -168,6 +165,46 @@ pub async fn prepare(
         _ => Err(refused(
             "send exactly one of reference.image and reference.id",
         )),
+    }
+}
+
+/// A reference image made ready for the scene's comparator: decoded, and for the built-in one
+/// embedded now.
+async fn image_reference(
+    rules: &CompareRules,
+    bytes: Vec<u8>,
+    pool: &PoolHandle,
+) -> Result<Option<SessionReference>, ApiError> {
+    let decoded = {
+        let bytes = bytes.clone();
+        tokio::task::spawn_blocking(move || decode_image(&bytes, &MediaLimits::default()))
+            .await
+            .map_err(|err| ApiError::internal(format!("reference decode: {err}")))?
+            .map_err(|err| refused(format!("reference.image: {err}")))?
+    };
+    match rules {
+        CompareRules::Builtin(_) => {
+            let embedding = pool
+                .embed_portrait(Arc::new(decoded), ImageRole::Reference)
+                .await
+                .map_err(|err| match err {
+                    PortraitError::Face(face) => refused(face.to_string()),
+                    PortraitError::Job(job) => ApiError::new(ErrorCode::Unavailable)
+                        .with_detail(json!({ "reason": job.to_string() })),
+                })?;
+            Ok(Some(SessionReference::Embedding(
+                embedding,
+                Arc::new(bytes),
+            )))
+        }
+        CompareRules::Http(service) => {
+            if !service.accepts(&Reference::Image(&bytes)) {
+                return Err(refused(
+                    "the scene's compare service takes a reference id, not an image",
+                ));
+            }
+            Ok(Some(SessionReference::Image(Arc::new(bytes))))
+        }
     }
 }
 
@@ -297,7 +334,7 @@ pub async fn compare_session(
         return CompareOutcome::Error("compare_no_frame");
     };
     match (job.rules, job.reference) {
-        (CompareRules::Builtin, SessionReference::Embedding(reference, _)) => {
+        (CompareRules::Builtin(_), SessionReference::Embedding(reference, _)) => {
             let jpeg = Arc::clone(&best.jpeg);
             let decoded =
                 tokio::task::spawn_blocking(move || decode_image(&jpeg, &MediaLimits::default()))
@@ -342,7 +379,7 @@ pub async fn compare_session(
         }
         // The reference was prepared for these rules at creation; the rules are the
         // session's own copy, so a mismatch means a bug, answered as unavailable.
-        (CompareRules::Builtin, _) => CompareOutcome::Error("compare_reference_kind"),
+        (CompareRules::Builtin(_), _) => CompareOutcome::Error("compare_reference_kind"),
     }
 }
 
