@@ -143,6 +143,7 @@ async fn a_real_person_blinking_on_request_passes_with_a_signed_result() {
         .await;
     assert_eq!(answer["status"], "passed", "{answer}");
     assert_eq!(answer["verdict"], "pass");
+    assert_eq!(answer["capture"], "live");
     assert_eq!(answer["user_ref"], "u-1");
     assert_eq!(answer["actions"][0]["action"], "blink");
     assert_eq!(answer["actions"][0]["passed"], true);
