@@ -288,6 +288,46 @@ async fn a_recorded_blink_uploaded_with_a_resume_passes_with_a_signed_result() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_iphone_style_hevc_mov_passes() {
+    let Some(video) = media("Blink-Detector_repeating/video.mp4") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mov = dir.path().join("blink.mov");
+    // What an iPhone's camera app hands the page: HEVC in a QuickTime file, tagged hvc1.
+    let made = ffmpeg(&[
+        "-t",
+        "6",
+        "-i",
+        path_str(&video),
+        "-an",
+        "-c:v",
+        "libx265",
+        "-preset",
+        "ultrafast",
+        "-x265-params",
+        "log-level=error",
+        "-tag:v",
+        "hvc1",
+        path_str(&mov),
+    ]);
+    if made.is_none() {
+        return;
+    }
+    let clip = std::fs::read(&mov).expect("mov");
+    let server = LiveServer::start(&[], &[("rec", recording_scene())]).await;
+    let session = server.create_session("rec", json!({})).await;
+    let (status, finished) = Recorder::new(&server, &session)
+        .upload(&clip, "video/quicktime")
+        .await;
+    assert_eq!(status, 200, "{finished}");
+    assert_eq!(finished["result"]["passed"], true, "{finished}");
+    let answer = server.result(session.id).await;
+    assert_eq!(answer["capture"], "recording");
+    assert_eq!(answer["status"], "passed", "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_video_of_a_still_photo_fails() {
     let Some(photo) = media("Silent-Face-Anti-Spoofing/image_F1.jpg") else {
         return;
