@@ -288,13 +288,15 @@ async fn scene_set(args: crate::cli::SceneSetArgs) -> Result<(), CommandError> {
     check_scene_code(&args.code).map_err(SceneInputError::Code)?;
     let (rules_json, _) = read_rules_file(&args.file, &config.engine.thresholds)?;
     let store = scene_store(&config).await?;
+    let master = crate::secrets::MasterKey::load_or_create(&config)?;
     let backend = config.store.backend;
     let wrap = |source| CommandError::Store { backend, source };
     let tenant = scene_tenant(&config, store.as_ref(), &args.tenant).await?;
     match store.scene_by_code(tenant.id, &args.code).await {
         Ok(scene) => {
             let renamed = args.name.as_ref().is_some_and(|n| *n != scene.name);
-            if scene.config == rules_json && !renamed {
+            let stored = crate::scene_secrets::open(&scene.config, &master).ok();
+            if stored.as_ref() == Some(&rules_json) && !renamed {
                 println!(
                     "scene {:?} of tenant {:?} is unchanged (version {})",
                     scene.code, tenant.code, scene.version
@@ -303,7 +305,7 @@ async fn scene_set(args: crate::cli::SceneSetArgs) -> Result<(), CommandError> {
             }
             let update = store::SceneUpdate {
                 name: args.name.clone(),
-                config: Some(rules_json),
+                config: Some(crate::scene_secrets::seal(&rules_json, &master)?),
                 // Another admin's change in between is refused rather than overwritten.
                 expected_version: Some(scene.version),
             };
@@ -320,7 +322,7 @@ async fn scene_set(args: crate::cli::SceneSetArgs) -> Result<(), CommandError> {
             let new = store::NewScene {
                 code: args.code.clone(),
                 name: args.name.clone().unwrap_or_else(|| args.code.clone()),
-                config: rules_json,
+                config: crate::scene_secrets::seal(&rules_json, &master)?,
             };
             let scene = store.create_scene(tenant.id, &new).await.map_err(wrap)?;
             println!(

@@ -14,7 +14,8 @@
 //! - `error.rs`: `ErrorCode` and `ApiError`, the one error shape of every HTTP answer.
 //! - `server.rs`: `run(listener, state, shutdown)`, `/healthz`, `/readyz`, `/metrics`;
 //!   `metrics.rs`: the described metrics and the request middleware; `logging.rs`.
-//! - `scenes.rs`: `SceneRules`, the typed and validated form of a scene's `config` JSON.
+//! - `scenes.rs`: `SceneRules`, the typed and validated form of a scene's `config` JSON;
+//!   `scene_secrets.rs`: its secrets sealed at rest under the master key.
 //! - `models.rs`: the model files checked at start and the `models` readiness check.
 //! - `callbacks/`: the result callbacks' delivery worker (signed POSTs from the store's outbox,
 //!   retried with backoff); `evidence.rs`: the evidence store (frames kept with a record).
@@ -48,6 +49,7 @@ pub mod models;
 pub mod node;
 pub mod open_api;
 pub mod result_signing;
+pub mod scene_secrets;
 pub mod scenes;
 pub mod secrets;
 pub mod server;

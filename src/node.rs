@@ -86,7 +86,7 @@ impl Node {
         let (callbacks, delivery) = CallbackDelivery::start(
             Arc::clone(&store),
             client,
-            Arc::new(SceneConfigSecrets::new(Arc::clone(&store))),
+            Arc::new(SceneConfigSecrets::new(Arc::clone(&store), master.clone())),
             policy,
             until_stopped(),
         );
@@ -106,6 +106,7 @@ impl Node {
             signer: signer.clone(),
             evidence: Arc::new(LocalEvidence::new(config.evidence_dir())),
             callbacks,
+            master: master.clone(),
             compare_service: CompareServiceClient::new()
                 .map_err(|err| CommandError::Node(format!("compare service client: {err}")))?,
         });

@@ -708,23 +708,10 @@ fn path_is_under(prefix: &str, path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// The config as stored, with its secrets (`callback.secret`, the compare service's token or
-/// key) replaced by `"***"`: what lists and pages show.
+/// The config as stored, with its secrets (`crate::scene_secrets::SECRET_FIELDS`) replaced by
+/// `"***"`: what lists and pages show.
 pub fn masked_config(config: &Value) -> Value {
-    let mut masked = config.clone();
-    let secrets = [
-        "/callback/secret",
-        "/compare/http/auth/value",
-        "/compare/http/auth/secret",
-        "/compare/reference_source/auth/value",
-        "/compare/reference_source/auth/secret",
-    ];
-    for pointer in secrets {
-        if let Some(secret) = masked.pointer_mut(pointer) {
-            *secret = Value::String("***".to_owned());
-        }
-    }
-    masked
+    crate::scene_secrets::mask(config)
 }
 
 /// Checks a scene code: 1 to 64 of `a-z`, `0-9`, `-`, `_`, starting with a letter or digit.

@@ -59,7 +59,7 @@ impl Worker {
         let (delivery, task) = CallbackDelivery::start(
             Arc::clone(store),
             http_client(Duration::from_secs(2)).expect("http client"),
-            Arc::new(SceneConfigSecrets::new(Arc::clone(store))),
+            Arc::new(SceneConfigSecrets::new(Arc::clone(store), master_key())),
             policy,
             async move {
                 let _ = stopped.await;
@@ -134,8 +134,16 @@ async fn finished_session(store: &dyn Store, config: serde_json::Value) -> NewCa
     }
 }
 
+fn master_key() -> livegate::secrets::MasterKey {
+    livegate::secrets::MasterKey::from_bytes(&[42; 32])
+}
+
+/// The scene's rules as stored: the secret sealed under the node's master key.
 fn scene_config(url: &str) -> serde_json::Value {
-    json!({ "callback": { "url": url, "secret": SECRET } })
+    let plain = json!({ "callback": { "url": url, "secret": SECRET } });
+    let sealed = livegate::scene_secrets::seal(&plain, &master_key()).expect("seal");
+    assert_ne!(sealed["callback"]["secret"], SECRET);
+    sealed
 }
 
 /// Polls `probe` every 20 ms until it gives a value; panics after `limit`.

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
+use crate::secrets::MasterKey;
 use crate::store::{SceneId, Store, StoreError, TenantId};
 
 /// A callback signing secret. Its `Debug` never shows it.
@@ -59,16 +60,18 @@ pub trait CallbackSecrets: Send + Sync {
     ) -> Result<CallbackSecret, SecretError>;
 }
 
-/// The secret in the scene's rules, `config.callback.secret` (a non-empty string).
+/// The secret in the scene's rules, `config.callback.secret` (a non-empty string, sealed at
+/// rest: `crate::scene_secrets`).
 #[derive(Clone)]
 pub struct SceneConfigSecrets {
     store: Arc<dyn Store>,
+    master: MasterKey,
 }
 
 impl SceneConfigSecrets {
-    /// Reads scenes from `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+    /// Reads scenes from `store`, opening their secrets with `master`.
+    pub fn new(store: Arc<dyn Store>, master: MasterKey) -> Self {
+        Self { store, master }
     }
 }
 
@@ -88,7 +91,10 @@ impl CallbackSecrets for SceneConfigSecrets {
             }
             Err(err) => return Err(SecretError::Unavailable(err.to_string())),
         };
-        match callback_field(&scene.config, "secret") {
+        let config = crate::scene_secrets::open(&scene.config, &self.master).map_err(|err| {
+            SecretError::Unavailable(format!("scene {:?}'s secrets: {err}", scene.code))
+        })?;
+        match callback_field(&config, "secret") {
             Some(secret) => Ok(CallbackSecret::new(secret.as_bytes())),
             None => Err(SecretError::Missing(format!(
                 "no callback secret: scene {:?} has no callback.secret in its config",

@@ -44,6 +44,7 @@ use crate::evidence::EvidenceStore;
 use crate::h5::seal::{ServerKey, SuiteOpener, SUITES};
 use crate::result_signing::ResultSigner;
 use crate::scenes::SceneRules;
+use crate::secrets::MasterKey;
 use crate::store::callbacks::NewCallback;
 use crate::store::{NewRecord, NewSession, RecordStatus, SessionRow, Store, StoreError, TenantId};
 
@@ -177,6 +178,7 @@ struct Inner {
     evidence: Arc<dyn EvidenceStore>,
     callbacks: CallbackDelivery,
     compare_service: CompareServiceClient,
+    master: MasterKey,
 }
 
 /// The parts a [`SessionService`] is built from.
@@ -199,6 +201,8 @@ pub struct SessionServiceParts {
     pub callbacks: CallbackDelivery,
     /// Calls the union's compare service for scenes that use it.
     pub compare_service: CompareServiceClient,
+    /// Opens the scenes' sealed secrets.
+    pub master: MasterKey,
 }
 
 const MAX_BIZ_ID: usize = 64;
@@ -229,6 +233,7 @@ impl SessionService {
                 evidence: parts.evidence,
                 callbacks: parts.callbacks,
                 compare_service: parts.compare_service,
+                master: parts.master,
             }),
         }
     }
@@ -257,8 +262,7 @@ impl SessionService {
             }
             Err(err) => return Err(err.into()),
         };
-        let rules = SceneRules::from_config(&scene.config, &inner.settings.thresholds)
-            .map_err(|err| invalid("scene", &format!("the scene's rules are invalid: {err}")))?;
+        let rules = self.scene_rules(&scene.config)?;
         if let Some(url) = &request.return_url {
             if url.len() > MAX_RETURN_URL || !rules.allows_return_url(url) {
                 return Err(invalid(
@@ -357,6 +361,14 @@ impl SessionService {
             ),
             expires_at: row.expires_at,
         })
+    }
+
+    /// A stored scene's rules, its sealed secrets opened.
+    fn scene_rules(&self, config: &Value) -> Result<SceneRules, ApiError> {
+        let opened = crate::scene_secrets::open(config, &self.inner.master)
+            .map_err(|err| ApiError::internal(format!("the scene's secrets: {err}")))?;
+        SceneRules::from_config(&opened, &self.inner.settings.thresholds)
+            .map_err(|err| invalid("scene", &format!("the scene's rules are invalid: {err}")))
     }
 
     /// What a session of these rules may send.
@@ -772,7 +784,7 @@ impl SessionService {
         }
         if first {
             metrics::counter!(SESSIONS_FINISHED_TOTAL, "status" => "expired").increment(1);
-            if let Ok(rules) = SceneRules::from_config(&scene.config, &inner.settings.thresholds) {
+            if let Ok(rules) = self.scene_rules(&scene.config) {
                 self.keep_evidence_until(row.tenant_id, row.session_id, &rules, now)
                     .await;
                 self.send_callback(
