@@ -3,17 +3,24 @@
 //! One line per event (an action seen, a prompt raised) with its time in seconds, then a last
 //! `{"summary": {...}}` line. The same models and the same session logic as live sessions, in
 //! observe mode (`livegate_actors::observe`): no challenge, every action and prompt counted.
+//! With `--verdict`, silent liveness (`livegate_models::silent`) listens to every analysed
+//! frame and a last `{"verdict": {...}}` line follows the summary.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use image::RgbImage;
 use livegate_actors::observe::{observe_frames, observe_still};
 use livegate_actors::session::ObservedEvent;
 use livegate_actors::thresholds::QualityThresholds;
 use livegate_models::embedding::DlibIdentity;
 use livegate_models::media::{open_media, Media, MediaLimits, VideoOptions};
-use livegate_models::{Analyzer, AnalyzerConfig, EngineError, ModelFile, ModelRegistry};
+use livegate_models::silent::SilentLiveness;
+use livegate_models::{
+    AnalysisNeeds, Analyzer, AnalyzerConfig, EngineError, FaceEngine, FrameAnalysis, ModelFile,
+    ModelRegistry, TrackState,
+};
 use serde_json::json;
 
 /// `livegate analyze`.
@@ -27,6 +34,31 @@ pub struct AnalyzeArgs {
     /// The model files (default: models.dir of the configuration).
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
+    /// Run silent liveness too and end with a `{"verdict": {...}}` line (docs/attacks.md).
+    #[arg(long)]
+    pub verdict: bool,
+}
+
+/// The engine with silent liveness, when asked for, listening to every frame it analyses.
+struct Listened<'a> {
+    engine: &'a mut Analyzer,
+    silent: Option<SilentLiveness>,
+}
+
+impl FaceEngine for Listened<'_> {
+    fn analyze(
+        &mut self,
+        frame: &RgbImage,
+        t: f64,
+        track: &mut TrackState,
+        needs: AnalysisNeeds,
+    ) -> Result<FrameAnalysis, EngineError> {
+        let analysis = self.engine.analyze(frame, t, track, needs)?;
+        if let Some(silent) = self.silent.as_mut() {
+            silent.observe(&analysis, Some(frame));
+        }
+        Ok(analysis)
+    }
 }
 
 fn parse_fit(s: &str) -> Result<(u32, u32), String> {
@@ -65,7 +97,11 @@ pub fn run(
     };
     let media = open_media(&args.path, &options, &MediaLimits::default())?;
     let registry = ModelRegistry::open(models_dir)?;
-    let mut engine = Analyzer::new(&registry, AnalyzerConfig::default())?;
+    let mut analyzer = Analyzer::new(&registry, AnalyzerConfig::default())?;
+    let mut engine = Listened {
+        engine: &mut analyzer,
+        silent: args.verdict.then(SilentLiveness::new),
+    };
 
     // Events are written as they happen; the first write error is kept and stops the output.
     let mut write_error = None;
@@ -92,6 +128,9 @@ pub fn run(
         return Err(e.into());
     }
     writeln!(out, "{}", json!({ "summary": summary }))?;
+    if let Some(silent) = engine.silent.as_ref() {
+        writeln!(out, "{}", json!({ "verdict": silent.verdict() }))?;
+    }
     out.flush()?;
     Ok(())
 }

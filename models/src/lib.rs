@@ -13,6 +13,8 @@
 //! - `compare`: the 1:1 comparator: one face per image, embedded, decided at a calibrated
 //!   threshold.
 //! - `media`: decoding images (EXIF orientation) and videos (FFmpeg) into RGB frames.
+//! - `silent`: silent (passive) liveness: planar motion, screen and print cues, pulse, fused
+//!   into one verdict over a session's or clip's analysed frames (`docs/attacks.md`).
 //!
 //! Pure computation: no actors and no I/O beyond loading model files and reading media.
 
@@ -31,6 +33,7 @@ pub mod pose;
 pub mod quality;
 pub mod registry;
 pub mod runtime;
+pub mod silent;
 
 pub use analyzer::{Analyzer, AnalyzerConfig, StageTimes};
 pub use engine::{AnalysisNeeds, FaceEngine, IdentityEngine, TrackState};
