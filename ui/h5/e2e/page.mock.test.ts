@@ -106,6 +106,24 @@ describe.skipIf(skip !== null)('the page against the mock server', () => {
     expect(await page.locator('#message-text').textContent()).toContain('您没有允许使用摄像头');
     expect(await page.locator('#message-help').textContent()).toContain('开启方法');
     expect(await page.locator('#retry-button').isVisible()).toBe(true);
+    // The scene takes no recorded video: nothing else is offered.
+    expect(await page.locator('#record-instead-button').isVisible()).toBe(false);
+    expect(mock.hellos).toHaveLength(0);
+  });
+
+  it('a refused camera offers a recorded video when the scene takes one', async () => {
+    const offer = { enabled: true, max_bytes: 5 * 1024 * 1024, max_s: 30, chunk_bytes: 65_536 };
+    const { page, mock } = await open({ recording: offer }, '', denied);
+    await waitState(page, 'consent');
+    await page.click('#start-button');
+    await waitState(page, 'camera_denied');
+    const instead = page.locator('#record-instead-button');
+    expect(await instead.textContent()).toBe('改为录制视频');
+    await instead.click();
+    await waitState(page, 'video');
+    // The page may not use the camera: the phone's camera app records instead.
+    expect(await page.locator('body').getAttribute('data-detail')).toBe('file');
+    expect(await page.locator('#video-file').getAttribute('capture')).toBe('user');
     expect(mock.hellos).toHaveLength(0);
   });
 

@@ -25,6 +25,7 @@ const zh = {
   back: '返回',
   back_auto: (s: number) => `${s} 秒后自动返回`,
   retry: '重试',
+  record_instead: '改为录制视频',
   error_title: '无法继续',
   // links
   link_missing_sid: '链接不完整：缺少会话编号。请回到原页面重新打开。',
@@ -117,6 +118,7 @@ const en: Texts = {
   back: 'Back',
   back_auto: (s: number) => `Going back in ${s} s`,
   retry: 'Try again',
+  record_instead: 'Record a video instead',
   error_title: 'Cannot continue',
   link_missing_sid: 'The link is incomplete (no session). Go back and open it again.',
   link_bad_sid: 'The link is wrong (bad session). Go back and open it again.',

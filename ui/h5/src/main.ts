@@ -60,7 +60,7 @@ function showProblem(
   state: 'error' | 'camera_denied',
   detail: string,
   text: string,
-  opts: { help?: string; retry?: () => void; title?: string } = {},
+  opts: { help?: string; retry?: () => void; title?: string; recordInstead?: () => void } = {},
 ): void {
   setState(state, detail);
   els.messageTitle.textContent = opts.title ?? T.error_title;
@@ -69,6 +69,9 @@ function showProblem(
   els.messageHelp.hidden = !opts.help;
   els.retry.hidden = !opts.retry;
   els.retry.onclick = opts.retry ?? null;
+  els.recordInstead.hidden = !opts.recordInstead;
+  els.recordInstead.textContent = T.record_instead;
+  els.recordInstead.onclick = opts.recordInstead ?? null;
   els.messageReturn.hidden = true;
 }
 
@@ -200,10 +203,13 @@ async function start(link: LinkParams, challenge: Challenge, platform: Platform)
     const name = err instanceof Error || err instanceof DOMException ? err.name : String(err);
     const kind = cameraProblem(name);
     const retry = () => void start(link, challenge, platform);
+    // The page may not use the camera (a WebView that blocks it, a refusal), but the phone's own
+    // camera app usually still can: offer a recorded video when the scene takes one.
+    const recordInstead = recordingOffer(challenge) ? () => videoMode(link, challenge, false) : undefined;
     if (kind === 'camera_denied') {
-      showProblem('camera_denied', name, T.camera_denied, { help: say(denyHelpKey(platform)), retry });
+      showProblem('camera_denied', name, T.camera_denied, { help: say(denyHelpKey(platform)), retry, recordInstead });
     } else {
-      showProblem('error', kind, say(kind), kind === 'insecure_context' ? {} : { retry });
+      showProblem('error', kind, say(kind), kind === 'insecure_context' ? { recordInstead } : { retry, recordInstead });
     }
     return;
   }

@@ -31,6 +31,7 @@ export const els = {
   get messageHelp() { return $('message-help'); },
   get retry() { return $<HTMLButtonElement>('retry-button'); },
   get messageReturn() { return $<HTMLButtonElement>('message-return-button'); },
+  get recordInstead() { return $<HTMLButtonElement>('record-instead-button'); },
   get consent() { return $('screen-consent'); },
   get consentTitle() { return $('consent-title'); },
   get consentText() { return $('consent-text'); },
