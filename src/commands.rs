@@ -137,8 +137,7 @@ async fn serve(args: ServeArgs) -> Result<(), CommandError> {
     let config = config::load(args.config.config.as_deref(), &overrides)?;
     crate::logging::init(&config.log);
     // A missing or changed model file stops the start before anything is created or migrated.
-    let models =
-        crate::models::ModelsReadiness::start(&config.models.dir).map_err(CommandError::Models)?;
+    crate::models::check_model_files(&config.models.dir).map_err(CommandError::Models)?;
     prepare_data_dir(&config)?;
     let (store, applied) = open_migrated_store(&config).await?;
     for migration in &applied {
@@ -158,6 +157,7 @@ async fn serve(args: ServeArgs) -> Result<(), CommandError> {
         shutdown_timeout: config.shutdown_timeout(),
     };
     let node = crate::node::Node::start(&config, Arc::clone(&store)).await?;
+    let models = crate::models::ModelsReadiness::new(node.pool());
     let state = AppState::new(store, limits).with_check(Arc::new(models));
     tracing::info!(
         %addr,

@@ -1,40 +1,31 @@
-//! The engine's models as the server sees them: checked at start, loaded once in the
-//! background, reported by `/readyz`.
+//! The engine's models as the server sees them: their files checked at start, loaded by the
+//! model-worker pool, reported by `/readyz`.
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
+use livegate_actors::actor::PoolHandle;
 use livegate_models::{Analyzer, AnalyzerConfig, EngineError, ModelRegistry};
 
 use crate::server::ReadinessCheck;
 
-/// `/readyz`'s `models` check: ready once every model compiled and ran on the runtime.
-#[derive(Debug, Clone, Default)]
+/// Checks the model files (present, SHA-256 as pinned): a missing or changed file stops the
+/// start, naming it, before anything is created.
+pub fn check_model_files(dir: &Path) -> Result<(), EngineError> {
+    ModelRegistry::open(dir).map(drop)
+}
+
+/// `/readyz`'s `models` check: ready while the model-worker pool has workers with their
+/// engines loaded (the pool's own, not a throwaway copy compiled for the check).
+#[derive(Clone)]
 pub struct ModelsReadiness {
-    loaded: Arc<OnceLock<Result<(), String>>>,
+    pool: PoolHandle,
 }
 
 impl ModelsReadiness {
-    /// Check the model files now (a missing or changed file stops the start), then compile the
-    /// models on a blocking thread; the check turns ready when they load.
-    pub fn start(dir: &Path) -> Result<Self, EngineError> {
-        let registry = ModelRegistry::open(dir)?;
-        let readiness = Self::default();
-        let loaded = Arc::clone(&readiness.loaded);
-        tokio::task::spawn_blocking(move || {
-            let result = Analyzer::new(&registry, AnalyzerConfig::default())
-                .map(drop)
-                .map_err(|e| {
-                    tracing::error!(error = %e, "models failed to load");
-                    e.to_string()
-                });
-            if result.is_ok() {
-                tracing::info!(dir = %registry.dir().display(), "models loaded");
-            }
-            let _ = loaded.set(result);
-        });
-        Ok(readiness)
+    /// The check over the node's pool.
+    pub fn new(pool: PoolHandle) -> Self {
+        Self { pool }
     }
 }
 
@@ -45,9 +36,10 @@ impl ReadinessCheck for ModelsReadiness {
     }
 
     async fn check(&self) -> Result<(), String> {
-        match self.loaded.get() {
-            None => Err("loading".into()),
-            Some(result) => result.clone(),
+        match self.pool.stats().await {
+            Ok(stats) if stats.workers > 0 => Ok(()),
+            Ok(_) => Err("no model worker has its engines loaded".into()),
+            Err(err) => Err(err.to_string()),
         }
     }
 }

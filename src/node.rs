@@ -123,6 +123,11 @@ impl Node {
         })
     }
 
+    /// The node's model-worker pool (for `/readyz`).
+    pub fn pool(&self) -> PoolHandle {
+        self.pool.clone()
+    }
+
     /// The routes of the node's services, for `server::run_with`.
     pub fn routes(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
         let (master, signer, sessions, page) = (
