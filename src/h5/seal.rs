@@ -515,18 +515,21 @@ mod tests {
         assert_eq!(opener.bind(&[7u8; 5]), Err(OpenError::BadKey));
     }
 
+    /// A 32-byte key of one of the page's vector files, written as hex under `key`.
+    fn vector_key(vector: &serde_json::Value, key: &str) -> [u8; 32] {
+        hex::decode(vector[key].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    }
+
     /// The page's test vector (ui/h5/test/vectors.json, made by the page's own code and checked
     /// there against Node's OpenSSL) opens here to the same bytes.
     #[test]
     fn the_pages_test_vector_opens_and_seals_to_the_same_bytes() {
         let v: serde_json::Value =
             serde_json::from_str(include_str!("../../ui/h5/test/vectors.json")).unwrap();
-        let hex32 = |key: &str| -> [u8; 32] {
-            hex::decode(v[key].as_str().unwrap())
-                .unwrap()
-                .try_into()
-                .unwrap()
-        };
+        let hex32 = |key: &str| vector_key(&v, key);
         let id: Uuid = v["session_id"].as_str().unwrap().parse().unwrap();
         let server = ServerKey::from_bytes(hex32("server_private_key_hex"));
         assert_eq!(server.public_b64(), v["server_public_key_b64url"]);
@@ -629,12 +632,7 @@ mod tests {
         use sha2::Digest as _;
         let v: serde_json::Value =
             serde_json::from_str(include_str!("../../ui/h5/test/recording-vectors.json")).unwrap();
-        let hex32 = |key: &str| -> [u8; 32] {
-            hex::decode(v[key].as_str().unwrap())
-                .unwrap()
-                .try_into()
-                .unwrap()
-        };
+        let hex32 = |key: &str| vector_key(&v, key);
         let id: Uuid = v["session_id"].as_str().unwrap().parse().unwrap();
         let server = ServerKey::from_bytes(hex32("server_private_key_hex"));
         assert_eq!(server.public_b64(), v["server_public_key_b64url"]);
