@@ -209,7 +209,8 @@ const MAX_BIZ_ID: usize = 64;
 const MAX_USER_REF: usize = 128;
 const MAX_RETURN_URL: usize = 1024;
 
-fn invalid(field: &str, message_en: &str) -> ApiError {
+/// A 422 naming the request's `field` and what is wrong with it.
+pub(super) fn invalid(field: &str, message_en: &str) -> ApiError {
     ApiError::new(ErrorCode::ValidationFailed)
         .with_detail(json!({ "field": field, "reason": message_en }))
 }

@@ -65,8 +65,7 @@ impl std::fmt::Debug for SessionReference {
 }
 
 fn refused(reason: impl Into<String>) -> ApiError {
-    ApiError::new(ErrorCode::ValidationFailed)
-        .with_detail(json!({ "field": "reference", "reason": reason.into() }))
+    super::invalid("reference", &reason.into())
 }
 
 fn image_bytes(text: &str) -> Result<Vec<u8>, ApiError> {
