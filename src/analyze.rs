@@ -97,7 +97,7 @@ pub fn run(
     };
     let media = open_media(&args.path, &options, &MediaLimits::default())?;
     let registry = ModelRegistry::open(models_dir)?;
-    let mut analyzer = Analyzer::new(&registry, AnalyzerConfig::default())?;
+    let mut analyzer = Analyzer::new(&registry, AnalyzerConfig::from_env()?)?;
     let mut engine = Listened {
         engine: &mut analyzer,
         silent: args.verdict.then(SilentLiveness::new),

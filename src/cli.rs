@@ -1,4 +1,4 @@
-//! The command line: `livegate serve`, `migrate`, `analyze`, `compare`, `scenes`, `apps`,
+//! The command line: `livegate serve`, `migrate`, `analyze`, `compare`, `scenes`, `apps`, `admin`,
 //! `loadtest`.
 
 use std::path::PathBuf;
@@ -29,9 +29,14 @@ pub enum Command {
     Apps(AppsCommand),
     /// Create, update and list scenes: a tenant's liveness rules.
     Scenes(ScenesCommand),
+    /// Create console administrators and reset their passwords (first install, recovery).
+    Admin(crate::admin::cli::AdminCommand),
     /// Play real clips as many H5 pages at once over the real protocol; print a table of
     /// throughput, latencies and server CPU/memory, then one JSON line.
     Loadtest(crate::loadtest::LoadtestArgs),
+    /// Stage attack sessions from the real media and play them to sessions; print APCER per
+    /// species and BPCER on live clips (docs/attacks.md), then one JSON line.
+    Attacks(crate::attacks::AttacksCommand),
 }
 
 /// Where the configuration file is, for every subcommand that reads one.

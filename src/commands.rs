@@ -70,6 +70,12 @@ pub enum CommandError {
     /// The result-signing keys could not be loaded or made.
     #[error(transparent)]
     Signing(#[from] crate::result_signing::SigningError),
+    /// `admin create` / `admin reset-password` was given a bad username or password.
+    #[error(transparent)]
+    Credential(#[from] crate::admin::password::CredentialError),
+    /// No console administrator has the username given.
+    #[error("no administrator {0:?}")]
+    UnknownAdmin(String),
     /// The server stopped with an error.
     #[error("server: {0}")]
     Server(#[source] std::io::Error),
@@ -79,6 +85,9 @@ pub enum CommandError {
     /// `loadtest` could not set up or run (a session's own failures are counted, not raised).
     #[error("loadtest: {0}")]
     Loadtest(#[from] crate::loadtest::LoadtestError),
+    /// `attacks` could not set up (a presentation's own verdict is a result, not an error).
+    #[error("attacks: {0}")]
+    Attacks(#[from] crate::attacks::AttacksError),
 }
 
 impl CommandError {
@@ -87,6 +96,7 @@ impl CommandError {
         match self {
             CommandError::Config(_) => 2,
             CommandError::SceneInput(_) => 2,
+            CommandError::Credential(_) => 2,
             CommandError::Loadtest(crate::loadtest::LoadtestError::Usage(_)) => 2,
             _ => 1,
         }
@@ -102,7 +112,9 @@ pub async fn execute(command: Command) -> Result<(), CommandError> {
         Command::Compare(args) => compare(args).await,
         Command::Scenes(args) => scenes(args).await,
         Command::Apps(args) => apps(args).await,
+        Command::Admin(args) => crate::admin::cli::run(args).await,
         Command::Loadtest(args) => Ok(crate::loadtest::run(args).await?),
+        Command::Attacks(args) => attacks(args).await,
     }
 }
 
@@ -212,6 +224,18 @@ async fn analyze(args: AnalyzeCommand) -> Result<(), CommandError> {
     Ok(())
 }
 
+async fn attacks(args: crate::attacks::AttacksCommand) -> Result<(), CommandError> {
+    let config = config::load(args.config.config.as_deref(), &ConfigOverrides::default())?;
+    let models_dir = args
+        .attacks
+        .models
+        .clone()
+        .unwrap_or_else(|| config.models.dir.clone());
+    let mut out = std::io::stdout();
+    crate::attacks::run(&args.attacks, &models_dir, &mut out).await?;
+    Ok(())
+}
+
 async fn compare(args: CompareCommand) -> Result<(), CommandError> {
     let config = config::load(args.config.config.as_deref(), &ConfigOverrides::default())?;
     let models_dir = args
@@ -280,6 +304,9 @@ fn scene_json(scene: &store::Scene) -> serde_json::Value {
     })
 }
 
+/// Who the versions `livegate scenes set` writes are by.
+const SCENE_AUTHOR: &str = "cli";
+
 async fn scene_set(args: crate::cli::SceneSetArgs) -> Result<(), CommandError> {
     use crate::scenes::{check_scene_code, read_rules_file, SceneInputError};
     // Everything about the input is checked before the store is opened: a bad file writes
@@ -310,7 +337,7 @@ async fn scene_set(args: crate::cli::SceneSetArgs) -> Result<(), CommandError> {
                 expected_version: Some(scene.version),
             };
             let scene = store
-                .update_scene(tenant.id, &args.code, &update)
+                .update_scene_by(tenant.id, &args.code, &update, Some(SCENE_AUTHOR))
                 .await
                 .map_err(wrap)?;
             println!(
@@ -324,7 +351,10 @@ async fn scene_set(args: crate::cli::SceneSetArgs) -> Result<(), CommandError> {
                 name: args.name.clone().unwrap_or_else(|| args.code.clone()),
                 config: crate::scene_secrets::seal(&rules_json, &master)?,
             };
-            let scene = store.create_scene(tenant.id, &new).await.map_err(wrap)?;
+            let scene = store
+                .create_scene_by(tenant.id, &new, Some(SCENE_AUTHOR))
+                .await
+                .map_err(wrap)?;
             println!(
                 "created scene {:?} of tenant {:?} (version {})",
                 scene.code, tenant.code, scene.version
@@ -384,23 +414,12 @@ async fn apps(args: crate::cli::AppsCommand) -> Result<(), CommandError> {
 /// `apps create`: a fresh 32-byte secret, sealed under the master key; the one JSON line on
 /// stdout is the only place the secret is ever shown.
 async fn app_create(args: crate::cli::AppsCreateArgs) -> Result<(), CommandError> {
-    use base64::Engine;
     let config = scene_config(args.config.config.as_deref())?;
     let store = scene_store(&config).await?;
     let tenant = scene_tenant(&config, store.as_ref(), &args.tenant).await?;
     let master = crate::secrets::MasterKey::load_or_create(&config)?;
-    let app_id = store::AppId::generate();
-    let secret =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let sealed = master.seal(
-        secret.as_bytes(),
-        &crate::secrets::app_secret_aad(app_id.as_str()),
-    )?;
-    let new = store::NewApp {
-        app_id,
-        name: args.name,
-        secret_sealed: sealed,
-    };
+    // The same making and sealing as the console's `POST /admin/api/v1/apps`.
+    let (new, secret) = crate::admin::apps::new_app(&master, args.name)?;
     let app = store
         .create_app(tenant.id, &new)
         .await

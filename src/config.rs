@@ -87,6 +87,12 @@ pub const ENV_VARS: &[EnvVar] = &[
         doc: "folder of the built H5 page served at /h5/",
     },
     EnvVar {
+        name: "LIVEGATE_SERVER__CONSOLE_DIR",
+        key: Some("server.console_dir"),
+        text: true,
+        doc: "folder of the built operations console served at /admin/",
+    },
+    EnvVar {
         name: "LIVEGATE_SESSIONS__MAX_FRAME_BYTES",
         key: Some("sessions.max_frame_bytes"),
         text: false,
@@ -255,6 +261,24 @@ pub const ENV_VARS: &[EnvVar] = &[
         doc: "days a replaced signing key stays in the JWKS (1-365)",
     },
     EnvVar {
+        name: "LIVEGATE_ENGINE__REPLAY_CHECK_MINUTES",
+        key: Some("engine.replay_check_minutes"),
+        text: false,
+        doc: "minutes a node remembers the face hashes of its sessions' frames, to fail a session replaying another's (`replayed_frames`, docs/attacks.md); 0 (default) is off (0-60)",
+    },
+    EnvVar {
+        name: "LIVEGATE_ENGINE__TRUSTED_CAMERA_LABELS",
+        key: Some("engine.trusted_camera_labels"),
+        text: false,
+        doc: "camera labels (exact, any case) known to be real, exempt from the virtual-camera cue, as a list: `[\"fake_device_0\"]` (docs/attacks.md)",
+    },
+    EnvVar {
+        name: "LIVEGATE_INFERENCE_PRECISION",
+        key: None,
+        text: true,
+        doc: "`f32` (default) or `bf16`: the arithmetic of the face models (server workers, `livegate analyze`; docs/engine.md)",
+    },
+    EnvVar {
         name: "LIVEGATE_TEST_MEDIA",
         key: None,
         text: true,
@@ -417,6 +441,13 @@ pub struct EngineConfig {
     /// `[engine.thresholds]`: every threshold of the quality gate and the actions.
     #[serde(default)]
     pub thresholds: livegate_actors::thresholds::QualityThresholds,
+    /// Minutes a node remembers its sessions' face hashes (`replayed_frames`); 0 is off. Off by
+    /// default: the load test and the tests replay one clip in many sessions on purpose.
+    #[serde(default)]
+    pub replay_check_minutes: u32,
+    /// Camera labels (exact, any case) known to be real, exempt from the `virtual_camera` cue.
+    #[serde(default)]
+    pub trusted_camera_labels: Vec<String>,
 }
 
 /// `[server]`: the HTTP listener.
@@ -437,6 +468,13 @@ pub struct ServerConfig {
     pub public_url: String,
     /// The built H5 page, served at `/h5/`.
     pub h5_dir: PathBuf,
+    /// The built operations console (`ui/console/dist`), served at `/admin/`.
+    #[serde(default = "default_console_dir")]
+    pub console_dir: PathBuf,
+}
+
+fn default_console_dir() -> PathBuf {
+    PathBuf::from("ui/console/dist")
 }
 
 /// `[store]`: the storage backend.
@@ -790,6 +828,26 @@ impl Config {
         }
         if self.models.dir.as_os_str().is_empty() {
             return Err(ConfigError::invalid("models.dir", "must not be empty"));
+        }
+        if self.engine.replay_check_minutes > 60 {
+            return Err(ConfigError::invalid(
+                "engine.replay_check_minutes",
+                format!(
+                    "must be between 0 and 60 (got {})",
+                    self.engine.replay_check_minutes
+                ),
+            ));
+        }
+        if let Some(label) = self
+            .engine
+            .trusted_camera_labels
+            .iter()
+            .find(|l| l.trim().is_empty() || l.len() > 200)
+        {
+            return Err(ConfigError::invalid(
+                "engine.trusted_camera_labels",
+                format!("labels must be 1-200 characters (got {label:?})"),
+            ));
         }
         if let Err(err) = self.engine.thresholds.validate() {
             return Err(ConfigError::invalid(

@@ -48,7 +48,7 @@ impl ReadinessCheck for ModelsReadiness {
 /// (the runtimes are not shared across threads).
 pub fn engine_factory(registry: ModelRegistry) -> livegate_actors::actor::EngineFactory {
     std::sync::Arc::new(move || {
-        let face = Analyzer::new(&registry, AnalyzerConfig::default())?;
+        let face = Analyzer::new(&registry, AnalyzerConfig::from_env()?)?;
         let identity = livegate_models::embedding::DlibIdentity::open(
             &registry.path(livegate_models::ModelFile::DlibShapePredictor5),
             &registry.path(livegate_models::ModelFile::DlibFaceRecognition),

@@ -6,7 +6,9 @@
 //!              ├─ nonce prune job
 //!              ├─ ModelPool (one worker per core)               /h5/v1/sessions/{id}/{challenge,ws}
 //!              ├─ TenantManager, LocalRegistry                  /h5/ (the page)
+//!              ├─ ConsoleDir                                     /admin/ (the console's files)
 //!              ├─ CallbackDelivery (outbox worker)
+//!              ├─ Scheduler (jobs: expiry, purge, callback retry, roll-up, backup)  /admin/api/v1/jobs
 //!              └─ SessionService (+ expiry sweep)
 //! ```
 
@@ -43,6 +45,10 @@ pub struct Node {
     signer: web::Data<ResultSigner>,
     sessions: web::Data<SessionService>,
     page: web::Data<PageDir>,
+    console: web::Data<crate::console::ConsoleDir>,
+    admin: web::Data<crate::admin::AdminSettings>,
+    evidence: web::Data<dyn crate::evidence::EvidenceStore>,
+    scheduler: web::Data<crate::jobs::Scheduler>,
     pool: PoolHandle,
     tenants: TenantManagerHandle,
     stop: watch::Sender<bool>,
@@ -91,6 +97,9 @@ impl Node {
             until_stopped(),
         );
         jobs.push(delivery);
+        // One evidence store: sessions write frames, the console's records pages read them.
+        let evidence: Arc<dyn crate::evidence::EvidenceStore> =
+            Arc::new(LocalEvidence::new(config.evidence_dir()));
         let sessions = SessionService::new(SessionServiceParts {
             store: Arc::clone(&store),
             registry: Arc::new(LocalRegistry::<Arc<LiveSession>>::new()),
@@ -102,20 +111,44 @@ impl Node {
                 thresholds: config.engine.thresholds.clone(),
                 sweep_every: Duration::from_secs(config.sessions.sweep_secs),
                 recordings_dir: config.data_dir.join("recordings"),
+                seen_frames: (config.engine.replay_check_minutes > 0).then(|| {
+                    Arc::new(livegate_actors::injection::SeenFrames::new(
+                        Duration::from_secs(60 * u64::from(config.engine.replay_check_minutes)),
+                        100_000,
+                    ))
+                }),
+                trusted_camera_labels: config.engine.trusted_camera_labels.clone(),
             },
             signer: signer.clone(),
-            evidence: Arc::new(LocalEvidence::new(config.evidence_dir())),
-            callbacks,
+            evidence: Arc::clone(&evidence),
+            callbacks: callbacks.clone(),
             master: master.clone(),
             compare_service: CompareServiceClient::new()
                 .map_err(|err| CommandError::Node(format!("compare service client: {err}")))?,
         });
         jobs.push(tokio::spawn(sessions.clone().run_sweeper(until_stopped())));
+        // The dictionary's built-in rows, then the job scheduler (docs/operations.md).
+        if let Err(err) = crate::dictionary::seed_builtin(store.as_ref()).await {
+            tracing::warn!(error = %err, "cannot seed the data dictionary");
+        }
+        let scheduler = crate::jobs::Scheduler::new(crate::jobs::SchedulerParts {
+            store: Arc::clone(&store),
+            node: crate::jobs::node_name(),
+            tasks: crate::jobs::builtin::node_tasks(config, &store, &sessions, &callbacks),
+            clock: Arc::new(crate::jobs::SystemClock),
+        });
+        jobs.push(scheduler.clone().spawn(until_stopped()));
         Ok(Self {
             master: web::Data::new(master),
             signer: web::Data::new(signer),
             sessions: web::Data::new(sessions),
             page: web::Data::new(PageDir(config.server.h5_dir.clone())),
+            console: web::Data::new(crate::console::ConsoleDir(
+                config.server.console_dir.clone(),
+            )),
+            admin: web::Data::new(crate::admin::AdminSettings::from_config(config)),
+            evidence: web::Data::from(evidence),
+            scheduler: web::Data::new(scheduler),
             pool,
             tenants,
             stop,
@@ -136,13 +169,24 @@ impl Node {
             self.sessions.clone(),
             self.page.clone(),
         );
+        let admin = self.admin.clone();
+        let evidence = self.evidence.clone();
+        let scheduler = self.scheduler.clone();
+        let console = self.console.clone();
         move |cfg: &mut web::ServiceConfig| {
             cfg.app_data(master.clone())
                 .app_data(signer.clone())
                 .app_data(sessions.clone())
-                .app_data(page.clone());
+                .app_data(page.clone())
+                .app_data(admin.clone())
+                .app_data(evidence.clone())
+                .app_data(scheduler.clone());
             crate::open_api::configure(cfg);
+            crate::admin::configure(cfg);
             crate::h5::configure(cfg);
+            // Last: the console's catch-all under /admin/ (it never answers /admin/api/).
+            cfg.app_data(console.clone());
+            crate::console::configure(cfg);
         }
     }
 

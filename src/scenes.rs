@@ -16,7 +16,9 @@
 //!   "return_urls": ["https://bank.example/liveness/return"],
 //!   "evidence": {"retention_days": 180, "sampled_frames": 3},
 //!   "capture": {"width": 480, "height": 640, "jpeg_quality": 0.8, "min_fps": 8, "max_fps": 15},
-//!   "compare": {"engine": "builtin"} }
+//!   "compare": {"engine": "builtin"},
+//!   "fallback": {"order": ["action", "recording"],
+//!                "triggers": {"missing_capability": true, "failures": 3, "poor_network": false}} }
 //! ```
 
 use std::fmt;
@@ -25,8 +27,10 @@ use std::time::Duration;
 use livegate_actors::actions::ActionKind;
 use livegate_actors::budget::FrameLimits;
 use livegate_actors::challenge::{choose_steps, ChallengeError};
-use livegate_actors::session::SessionConfig;
+use livegate_actors::flash::{choose_sequence, FlashRules};
+use livegate_actors::session::{LivenessMode, SessionConfig};
 use livegate_actors::thresholds::QualityThresholds;
+use livegate_models::flash::FlashStep;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
@@ -91,6 +95,12 @@ pub(crate) fn within(path: &str, got: u64, lo: u64, hi: u64) -> Result<u64, Scen
 pub enum SceneMode {
     /// Random actions (blink, turns ...) asked one after the other.
     Action,
+    /// No action: a few seconds of looking at the camera, decided by silent liveness
+    /// (`docs/attacks.md`).
+    Silent,
+    /// Colour flash (炫彩): the screen flashes a random colour sequence and the face must
+    /// answer it; alone or before the actions (`docs/scenes.md`, `docs/attacks.md`).
+    Colour,
 }
 
 impl SceneMode {
@@ -98,12 +108,11 @@ impl SceneMode {
     pub fn as_str(self) -> &'static str {
         match self {
             SceneMode::Action => "action",
+            SceneMode::Silent => "silent",
+            SceneMode::Colour => "colour",
         }
     }
 }
-
-/// Modes named in the product but not built yet: refused with their own message.
-const LATER_MODES: [&str; 2] = ["colour", "silent"];
 
 /// Which actions a challenge draws from, and how many.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -224,6 +233,161 @@ fn recording(raw: &RawRecording) -> Result<RecordingRules, SceneRulesError> {
     })
 }
 
+/// A detection method the page may use, in the scene's fallback order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FallbackMethod {
+    /// Real time, random actions (the `action` mode).
+    Action,
+    /// Real time, no action (the `silent` mode).
+    Silent,
+    /// A recorded clip uploaded and analysed afterwards (`recording.enabled`).
+    Recording,
+}
+
+impl FallbackMethod {
+    /// The name in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FallbackMethod::Action => "action",
+            FallbackMethod::Silent => "silent",
+            FallbackMethod::Recording => "recording",
+        }
+    }
+}
+
+/// What makes the page step down to the next method of the order (sent to the page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FallbackTriggers {
+    /// The device or browser cannot run the current method (no camera access, no WebSocket,
+    /// an old WebView).
+    pub missing_capability: bool,
+    /// Connections in a row that fail before frames flow (`1..=10`).
+    pub failures: u32,
+    /// The browser reports a very slow network (2G) before real time starts.
+    pub poor_network: bool,
+}
+
+/// The scene's fallback strategy: the methods allowed, in the order the page steps down through
+/// them, and what triggers a step (sent to the page in the challenge).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FallbackRules {
+    /// Distinct methods, a real-time one first.
+    pub order: Vec<FallbackMethod>,
+    /// When to step down.
+    pub triggers: FallbackTriggers,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RawFallback {
+    order: Option<Vec<String>>,
+    triggers: RawTriggers,
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawTriggers {
+    missing_capability: bool,
+    failures: u64,
+    poor_network: bool,
+}
+
+impl Default for RawTriggers {
+    /// What the page did before the rule existed: step down on a missing capability or after
+    /// three failed connections.
+    fn default() -> Self {
+        Self {
+            missing_capability: true,
+            failures: 3,
+            poor_network: false,
+        }
+    }
+}
+
+fn fallback(
+    raw: &RawFallback,
+    modes: &[SceneMode],
+    recording: &RecordingRules,
+) -> Result<FallbackRules, SceneRulesError> {
+    let triggers = FallbackTriggers {
+        missing_capability: raw.triggers.missing_capability,
+        failures: small(within(
+            "fallback.triggers.failures",
+            raw.triggers.failures,
+            1,
+            10,
+        )?),
+        poor_network: raw.triggers.poor_network,
+    };
+    let Some(names) = &raw.order else {
+        // By default: the scene's real-time modes, then a recording when the scene takes one.
+        let mut order: Vec<FallbackMethod> = modes
+            .iter()
+            .map(|mode| match mode {
+                SceneMode::Action => FallbackMethod::Action,
+                SceneMode::Silent => FallbackMethod::Silent,
+                // The flash runs in the real-time flow, before any action.
+                SceneMode::Colour => FallbackMethod::Action,
+            })
+            .collect();
+        order.dedup();
+        if recording.enabled {
+            order.push(FallbackMethod::Recording);
+        }
+        return Ok(FallbackRules { order, triggers });
+    };
+    if names.is_empty() {
+        return Err(invalid("fallback.order", "must name at least one method"));
+    }
+    let mut order = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let path = format!("fallback.order[{i}]");
+        let method = match name.as_str() {
+            // A colour scene runs in the same real-time flow as actions.
+            "action"
+                if modes.contains(&SceneMode::Action) || modes.contains(&SceneMode::Colour) =>
+            {
+                FallbackMethod::Action
+            }
+            "silent" if modes.contains(&SceneMode::Silent) => FallbackMethod::Silent,
+            real_time @ ("action" | "silent") => {
+                return Err(invalid(
+                    path,
+                    format!("{real_time:?} is not one of the scene's modes"),
+                ))
+            }
+            "recording" if recording.enabled => FallbackMethod::Recording,
+            "recording" => {
+                return Err(invalid(
+                    path,
+                    "\"recording\" needs recording.enabled set to true",
+                ))
+            }
+            other => {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "unknown method {other:?} (one of \"action\", \"silent\", \"recording\")"
+                    ),
+                ))
+            }
+        };
+        if order.contains(&method) {
+            return Err(invalid(path, format!("{name:?} is listed twice")));
+        }
+        order.push(method);
+    }
+    if order[0] == FallbackMethod::Recording {
+        // The page always tries real time first; a recording is where it steps down to.
+        return Err(invalid(
+            "fallback.order[0]",
+            "must be a real-time method (\"action\" or \"silent\"); \"recording\" comes after",
+        ));
+    }
+    Ok(FallbackRules { order, triggers })
+}
+
 /// A scene's rules, complete and checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SceneRules {
@@ -249,6 +413,10 @@ pub struct SceneRules {
     pub recording: RecordingRules,
     /// How the person is compared with their reference face, if the scene compares.
     pub compare: Option<CompareRules>,
+    /// Which methods the page may use, in what order, and what makes it step down.
+    pub fallback: FallbackRules,
+    /// The colour flash's sequence rule (used when `modes` has `colour`).
+    pub flash: FlashRules,
 }
 
 /// How a session's best frame is compared with the reference face sent at creation.
@@ -286,6 +454,8 @@ struct RawRules {
     capture: RawCapture,
     recording: RawRecording,
     compare: Option<RawCompare>,
+    fallback: RawFallback,
+    flash: Option<RawFlash>,
 }
 
 impl Default for RawRules {
@@ -302,6 +472,8 @@ impl Default for RawRules {
             capture: RawCapture::default(),
             recording: RawRecording::default(),
             compare: None,
+            fallback: RawFallback::default(),
+            flash: None,
         }
     }
 }
@@ -419,16 +591,12 @@ fn modes(raw: &[String]) -> Result<Vec<SceneMode>, SceneRulesError> {
         let path = format!("modes[{i}]");
         let mode = match name.as_str() {
             "action" => SceneMode::Action,
-            later if LATER_MODES.contains(&later) => {
-                return Err(invalid(
-                    path,
-                    format!("{later:?} is not available yet (only \"action\")"),
-                ))
-            }
+            "silent" => SceneMode::Silent,
+            "colour" => SceneMode::Colour,
             other => {
                 return Err(invalid(
                     path,
-                    format!("unknown mode {other:?} (only \"action\")"),
+                    format!("unknown mode {other:?} (one of \"action\", \"silent\", \"colour\")"),
                 ))
             }
         };
@@ -437,7 +605,59 @@ fn modes(raw: &[String]) -> Result<Vec<SceneMode>, SceneRulesError> {
         }
         out.push(mode);
     }
+    if out.contains(&SceneMode::Colour) && out.contains(&SceneMode::Silent) {
+        return Err(invalid(
+            "modes",
+            "\"colour\" runs alone or with \"action\", not with \"silent\"",
+        ));
+    }
     Ok(out)
+}
+
+/// The colour-flash rule as written.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawFlash {
+    steps: u64,
+    min_ms: u64,
+    max_ms: u64,
+}
+
+impl Default for RawFlash {
+    fn default() -> Self {
+        let d = FlashRules::default();
+        Self {
+            steps: d.steps as u64,
+            min_ms: u64::from(d.min_ms),
+            max_ms: u64::from(d.max_ms),
+        }
+    }
+}
+
+fn flash(raw: Option<&RawFlash>, modes: &[SceneMode]) -> Result<FlashRules, SceneRulesError> {
+    if raw.is_some() && !modes.contains(&SceneMode::Colour) {
+        return Err(invalid(
+            "flash",
+            "only for a scene with the \"colour\" mode",
+        ));
+    }
+    let raw = raw.map_or_else(RawFlash::default, |r| RawFlash { ..*r });
+    let (lo, hi) = livegate_actors::flash::STEPS_RANGE;
+    let steps = within("flash.steps", raw.steps, lo as u64, hi as u64)? as usize;
+    let (lo, hi) = livegate_actors::flash::MS_RANGE;
+    let min_ms = small(within("flash.min_ms", raw.min_ms, lo.into(), hi.into())?);
+    let max_ms = small(within("flash.max_ms", raw.max_ms, lo.into(), hi.into())?);
+    if min_ms > max_ms {
+        return Err(invalid(
+            "flash.min_ms",
+            format!("must not exceed flash.max_ms ({min_ms} > {max_ms})"),
+        ));
+    }
+    Ok(FlashRules {
+        steps,
+        min_ms,
+        max_ms,
+    })
 }
 
 fn actions(raw: &RawActions) -> Result<ActionRules, SceneRulesError> {
@@ -643,8 +863,12 @@ impl SceneRules {
             return Err(invalid("", "scene config must be a JSON object"));
         }
         let raw: RawRules = serde_path_to_error::deserialize(config).map_err(|e| at_path("", e))?;
+        let modes = modes(&raw.modes)?;
+        let recording = recording(&raw.recording)?;
+        let fallback = fallback(&raw.fallback, &modes, &recording)?;
+        let flash = flash(raw.flash.as_ref(), &modes)?;
         Ok(SceneRules {
-            modes: modes(&raw.modes)?,
+            modes,
             actions: actions(&raw.actions)?,
             timeouts: timeouts(&raw.timeouts)?,
             retries: within("retries", raw.retries, 0, 3)? as u8,
@@ -653,8 +877,10 @@ impl SceneRules {
             return_urls: return_urls(&raw.return_urls)?,
             evidence: evidence(&raw.evidence)?,
             capture: capture(&raw.capture)?,
-            recording: recording(&raw.recording)?,
+            recording,
             compare: raw.compare.as_ref().map(compare).transpose()?,
+            fallback,
+            flash,
         })
     }
 
@@ -696,6 +922,37 @@ impl SceneRules {
             session_timeout_s: f64::from(self.timeouts.session_s),
             thresholds: self.thresholds.clone(),
             retry_challenges: Vec::new(),
+            mode: self.liveness_mode(),
+            flash: None,
+        }
+    }
+
+    /// Whether sessions of these rules run the colour flash.
+    pub fn has_colour(&self) -> bool {
+        self.modes.contains(&SceneMode::Colour)
+    }
+
+    /// Whether the colour flash is the whole session (no action asked).
+    pub fn colour_only(&self) -> bool {
+        self.modes == [SceneMode::Colour]
+    }
+
+    /// A fresh random flash sequence for a session, when the scene has the `colour` mode.
+    pub fn choose_flash(&self, rng: &mut impl rand::Rng) -> Option<Vec<FlashStep>> {
+        if !self.has_colour() {
+            return None;
+        }
+        // The rule was validated when the scene was read.
+        choose_sequence(&self.flash, rng).ok()
+    }
+
+    /// How a session of these rules proves liveness: silent when `silent` is the only mode;
+    /// with actions, the silent cues are a second opinion (`docs/scenes.md`).
+    pub fn liveness_mode(&self) -> LivenessMode {
+        if self.modes == [SceneMode::Silent] {
+            LivenessMode::Silent
+        } else {
+            LivenessMode::Action
         }
     }
 }
@@ -964,22 +1221,88 @@ mod tests {
     }
 
     #[test]
-    fn only_the_action_mode_is_available() {
+    fn only_the_action_and_silent_modes_are_available() {
         assert_eq!(
-            error(json!({"modes": ["action", "colour"]})),
-            "modes[1]: \"colour\" is not available yet (only \"action\")"
+            error(json!({"modes": ["silent", "colour"]})),
+            "modes: \"colour\" runs alone or with \"action\", not with \"silent\""
         );
+        let silent =
+            SceneRules::from_config(&json!({"modes": ["silent"]}), &QualityThresholds::default())
+                .expect("a silent scene");
         assert_eq!(
-            error(json!({"modes": ["silent"]})),
-            "modes[0]: \"silent\" is not available yet (only \"action\")"
+            silent.liveness_mode(),
+            livegate_actors::session::LivenessMode::Silent
+        );
+        silent
+            .session_config(Vec::new())
+            .validate()
+            .expect("a silent session runs with no steps");
+        let both = SceneRules::from_config(
+            &json!({"modes": ["action", "silent"]}),
+            &QualityThresholds::default(),
+        )
+        .expect("action and silent");
+        assert_eq!(
+            both.liveness_mode(),
+            livegate_actors::session::LivenessMode::Action
         );
         assert_eq!(
             error(json!({"modes": ["video"]})),
-            "modes[0]: unknown mode \"video\" (only \"action\")"
+            "modes[0]: unknown mode \"video\" (one of \"action\", \"silent\", \"colour\")"
         );
         assert_eq!(
             error(json!({"modes": []})),
             "modes: must name at least one mode"
+        );
+    }
+
+    #[test]
+    fn a_colour_scene_draws_a_flash_sequence_within_its_rule() {
+        let colour = rules(
+            json!({"modes": ["colour"], "flash": {"steps": 6, "min_ms": 200, "max_ms": 250}}),
+        )
+        .expect("a colour scene");
+        assert!(colour.colour_only());
+        let seq = colour.choose_flash(&mut rand::rng()).expect("a sequence");
+        assert_eq!(seq.len(), 6);
+        assert!(seq.iter().all(|s| (200..=250).contains(&s.ms)));
+        assert!(seq.windows(2).all(|w| w[0].colour != w[1].colour));
+        // Colour alone asks for no action: its session runs with no steps.
+        let mut config = colour.session_config(Vec::new());
+        config.flash = Some(seq);
+        config
+            .validate()
+            .expect("a colour-only session runs with no steps");
+        let both = rules(json!({"modes": ["colour", "action"]})).unwrap();
+        assert!(both.has_colour() && !both.colour_only());
+        assert_eq!(both.flash, FlashRules::default());
+        assert_eq!(both.fallback.order, vec![FallbackMethod::Action]);
+        assert!(rules(json!({}))
+            .unwrap()
+            .choose_flash(&mut rand::rng())
+            .is_none());
+    }
+
+    #[test]
+    fn the_flash_rule_is_checked() {
+        assert_eq!(
+            error(json!({"flash": {"steps": 8}})),
+            "flash: only for a scene with the \"colour\" mode"
+        );
+        assert_eq!(
+            error(json!({"modes": ["colour"], "flash": {"steps": 20}})),
+            "flash.steps: must be between 4 and 12 (got 20)"
+        );
+        assert_eq!(
+            error(json!({"modes": ["colour"], "flash": {"min_ms": 400, "max_ms": 300}})),
+            "flash.min_ms: must not exceed flash.max_ms (400 > 300)"
+        );
+        assert_eq!(
+            error(json!({"modes": ["colour"], "flash": {"max_ms": 5000}})),
+            "flash.max_ms: must be between 100 and 1000 (got 5000)"
+        );
+        assert!(
+            error(json!({"modes": ["colour"], "flash": {"colours": 3}})).contains("unknown field")
         );
     }
 
@@ -1118,6 +1441,111 @@ mod tests {
         for bad in ["", "-x", "Open", "a b", "é", &"x".repeat(65)] {
             assert!(check_scene_code(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_fallback_order_defaults_to_the_modes_then_a_recording_when_enabled() {
+        let defaults = FallbackTriggers {
+            missing_capability: true,
+            failures: 3,
+            poor_network: false,
+        };
+        let off = rules(json!({})).unwrap().fallback;
+        assert_eq!(off.order, vec![FallbackMethod::Action]);
+        assert_eq!(off.triggers, defaults);
+        let on = rules(json!({"recording": {"enabled": true}}))
+            .unwrap()
+            .fallback;
+        assert_eq!(
+            on.order,
+            vec![FallbackMethod::Action, FallbackMethod::Recording]
+        );
+        let set = rules(json!({
+            "recording": {"enabled": true},
+            "fallback": {"order": ["action", "recording"],
+                         "triggers": {"missing_capability": false, "failures": 2, "poor_network": true}}
+        }))
+        .unwrap()
+        .fallback;
+        assert_eq!(
+            serde_json::to_value(&set).unwrap(),
+            json!({"order": ["action", "recording"],
+                   "triggers": {"missing_capability": false, "failures": 2, "poor_network": true}}),
+            "what the page gets"
+        );
+        // Leaving the recording out keeps the page in real time even when uploads are on.
+        let real_time_only = rules(json!({
+            "recording": {"enabled": true},
+            "fallback": {"order": ["action"]}
+        }))
+        .unwrap()
+        .fallback;
+        assert_eq!(real_time_only.order, vec![FallbackMethod::Action]);
+        assert_eq!(real_time_only.triggers, defaults);
+    }
+
+    #[test]
+    fn the_fallback_order_names_only_what_the_scene_can_do_once_each() {
+        let on = json!({"enabled": true});
+        assert_eq!(
+            error(json!({"fallback": {"order": ["action", "recording"]}})),
+            "fallback.order[1]: \"recording\" needs recording.enabled set to true"
+        );
+        assert_eq!(
+            error(
+                json!({"fallback": {"order": ["action", "silent", "recording"]}, "recording": on})
+            ),
+            "fallback.order[1]: \"silent\" is not one of the scene's modes"
+        );
+        assert_eq!(
+            error(json!({"modes": ["silent"], "fallback": {"order": ["action"]}})),
+            "fallback.order[0]: \"action\" is not one of the scene's modes"
+        );
+        let both = rules(json!({
+            "modes": ["action", "silent"],
+            "recording": on,
+            "fallback": {"order": ["silent", "action", "recording"]}
+        }))
+        .expect("every method the scene can do")
+        .fallback;
+        assert_eq!(
+            both.order,
+            vec![
+                FallbackMethod::Silent,
+                FallbackMethod::Action,
+                FallbackMethod::Recording
+            ]
+        );
+        assert_eq!(
+            rules(json!({"modes": ["action", "silent"]}))
+                .unwrap()
+                .fallback
+                .order,
+            vec![FallbackMethod::Action, FallbackMethod::Silent],
+            "by default the modes in their order"
+        );
+        assert_eq!(
+            error(json!({"fallback": {"order": ["action", "action"]}})),
+            "fallback.order[1]: \"action\" is listed twice"
+        );
+        assert_eq!(
+            error(json!({"fallback": {"order": ["recording", "action"]}, "recording": on})),
+            "fallback.order[0]: must be a real-time method (\"action\" or \"silent\"); \"recording\" \
+             comes after"
+        );
+        assert_eq!(
+            error(json!({"fallback": {"order": []}})),
+            "fallback.order: must name at least one method"
+        );
+        assert!(error(json!({"fallback": {"order": ["video"]}}))
+            .starts_with("fallback.order[0]: unknown method \"video\""));
+        assert_eq!(
+            error(json!({"fallback": {"triggers": {"failures": 0}}})),
+            "fallback.triggers.failures: must be between 1 and 10 (got 0)"
+        );
+        assert!(error(json!({"fallback": {"triggers": {"network": true}}}))
+            .starts_with("fallback.triggers.network: unknown field"));
+        assert!(error(json!({"fallback": {"order": "action"}})).starts_with("fallback.order"));
     }
 
     #[test]

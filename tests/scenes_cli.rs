@@ -170,10 +170,10 @@ fn a_bad_rules_file_exits_2_with_the_error_and_writes_nothing() {
     assert!(stderr.contains("is not JSON"), "{stderr}");
     let stderr = w.fails(&["scenes", "set", "kyc", "--file", "missing.json"], 2);
     assert!(stderr.contains("cannot read missing.json"), "{stderr}");
-    let colour = w.write("colour.json", r#"{"modes": ["colour"]}"#);
+    let colour = w.write("colour.json", r#"{"modes": ["colour", "silent"]}"#);
     let stderr = w.fails(&["scenes", "set", "kyc", "--file", path_str(&colour)], 2);
     assert!(
-        stderr.contains(r#"modes[0]: "colour" is not available yet"#),
+        stderr.contains(r#"modes: "colour" runs alone or with "action", not with "silent""#),
         "{stderr}"
     );
     let good = w.write("good.json", "{}");

@@ -1,7 +1,9 @@
 //! Identity continuity: the same person from the first good frame to the last.
 //!
 //! Embeddings cost tens of milliseconds, so they are sampled, not computed on every frame: on the
-//! first good frame (the reference), then about once a second, and at once after anything
+//! first good frame (the reference), then every `sample_interval_s` (about once a second when
+//! watching a recording, every [`SESSION_SAMPLE_INTERVAL_S`] in a live session, which also
+//! confirms the person on the frame that completes the challenge), and at once after anything
 //! suspicious (the track was lost and regained, the face box jumped).
 //!
 //! Policy: one outlier is tolerated. A sample farther than `Embedding::SAME_PERSON_DISTANCE` from
@@ -13,8 +15,13 @@
 use livegate_models::{Embedding, FrameAnalysis};
 use serde::{Deserialize, Serialize};
 
-/// Seconds between routine samples.
-const SAMPLE_INTERVAL_S: f64 = 1.0;
+/// Seconds between routine samples when watching a recording (`livegate analyze`).
+pub const SAMPLE_INTERVAL_S: f64 = 1.0;
+/// Seconds between routine samples in a live session. A session also samples at once after a
+/// lost track or a jump, and confirms the person before it passes, so the routine samples only
+/// bound how long a swap without either could go unseen mid-session (issue 7: each sample
+/// costs about 29 ms of a core, the largest single cost of a short session).
+pub const SESSION_SAMPLE_INTERVAL_S: f64 = 2.0;
 /// A main-face box overlapping the previous one less than this has jumped (another face?).
 const JUMP_IOU: f32 = 0.3;
 /// Only fairly frontal faces make a trustworthy embedding.
@@ -58,12 +65,34 @@ pub struct IdentityContinuity {
     last_box: Option<livegate_models::FaceBox>,
     max_distance: f32,
     samples: u32,
+    sample_interval_s: f64,
+    /// Whether the last embedding received matched the reference (or became it).
+    last_matched: bool,
 }
 
 impl IdentityContinuity {
-    /// Nothing sampled yet.
+    /// Nothing sampled yet; routine samples every [`SAMPLE_INTERVAL_S`].
     pub fn new() -> Self {
-        Self::default()
+        Self::with_interval(SAMPLE_INTERVAL_S)
+    }
+
+    /// Nothing sampled yet; routine samples every `sample_interval_s` seconds of frame time.
+    pub fn with_interval(sample_interval_s: f64) -> Self {
+        Self {
+            sample_interval_s,
+            ..Self::default()
+        }
+    }
+
+    /// Ask for a sample at the next frame that can give one (presence, pose), whatever the
+    /// routine interval says: the caller wants the person confirmed now.
+    pub fn sample_next(&mut self) {
+        self.suspicious = true;
+    }
+
+    /// Whether the last embedding received was of the reference person (the first one is).
+    pub fn last_matched(&self) -> bool {
+        self.last_matched
     }
 
     /// Whether an embedding should be computed for this frame's main face. When it returns true
@@ -91,7 +120,7 @@ impl IdentityContinuity {
         }
         let due = match self.last_sample_t {
             None => true,
-            Some(last) => frame.t - last >= SAMPLE_INTERVAL_S,
+            Some(last) => frame.t - last >= self.sample_interval_s,
         };
         if due || self.suspicious || self.strikes > 0 {
             self.pending = true;
@@ -109,9 +138,11 @@ impl IdentityContinuity {
         embedding: Option<Embedding>,
     ) -> Option<ContinuityEvent> {
         self.pending = false;
+        self.last_matched = false;
         let embedding = embedding?;
         self.samples += 1;
         let Some(reference) = self.reference.as_ref() else {
+            self.last_matched = true;
             self.reference = Some(embedding);
             return Some(ContinuityEvent::ReferenceTaken { t });
         };
@@ -119,6 +150,7 @@ impl IdentityContinuity {
         self.max_distance = self.max_distance.max(distance);
         if distance < Embedding::SAME_PERSON_DISTANCE {
             self.strikes = 0;
+            self.last_matched = true;
             if self.changed {
                 self.changed = false;
                 return Some(ContinuityEvent::FaceRestored { t });

@@ -14,6 +14,8 @@
 //! - [`observe`] — runs `ObserveLogic` over a whole recording with one engine pair.
 //! - [`actor`] — the session actor, its children, the model-worker pool and the typed handles.
 //! - [`challenge`] — choosing a session's steps at random from a scene's pool.
+//! - [`flash`] — the colour-flash step: the random sequence, and its state machine over tagged
+//!   frames (the decision is `livegate_models::flash`).
 //! - [`tenant`] — the tenant manager: admits sessions within each tenant's limits.
 //! - [`synthetic`] — synthetic observations for tests.
 //!
@@ -49,6 +51,8 @@ pub mod budget;
 pub mod challenge;
 pub mod continuity;
 pub mod evidence;
+pub mod flash;
+pub mod injection;
 pub mod observe;
 pub mod prompts;
 pub mod quality_gate;

@@ -242,6 +242,14 @@ pub fn step_text(action: ActionKind, lang: Lang) -> &'static str {
     }
 }
 
+/// The instruction shown while the screen flashes its colours.
+pub fn flash_text(lang: Lang) -> &'static str {
+    match lang {
+        Lang::ZhCn => "请保持不动，脸靠近屏幕",
+        Lang::En => "Hold still, with your face close to the screen",
+    }
+}
+
 /// The end screen's sentence for a verdict: what happened and, on a failure, what to do.
 pub fn verdict_text(passed: bool, reasons: &[FailReason], lang: Lang) -> String {
     if passed {
@@ -265,6 +273,15 @@ pub fn verdict_text(passed: bool, reasons: &[FailReason], lang: Lang) -> String 
         (Lang::En, FailReason::EngineFailure) => "the check could not be completed",
         (Lang::En, FailReason::Cancelled) => "the check was cancelled",
         (Lang::En, FailReason::LimitExceeded) => "too much video was sent",
+        // The one flash failure the person can fix: said plainly, not as an attack.
+        (Lang::ZhCn, FailReason::FlashTooBright) => "光线太强，请避开强光后重试",
+        (Lang::En, FailReason::FlashTooBright) => {
+            "the light is too strong, please move out of direct light and try again"
+        }
+        // Attack cues: the page says no more than that liveness was not confirmed (naming the
+        // cue would teach an attacker what to fix); the result names it for the integrator.
+        (Lang::ZhCn, _) => "未能确认为真人",
+        (Lang::En, _) => "liveness could not be confirmed",
     });
     match (lang, why) {
         (Lang::ZhCn, Some(why)) => format!("验证未通过：{why}"),

@@ -6,17 +6,56 @@
 
 use std::collections::BTreeMap;
 
+use image::RgbImage;
+use livegate_models::silent::{SilentLiveness, SilentVerdict, ATTACK};
 use livegate_models::{AnalysisNeeds, Embedding, FrameAnalysis};
 use serde::{Deserialize, Serialize};
 
 use crate::actions::{ActionEvent, ActionKind, ActionSet};
-use crate::continuity::{ContinuityEvent, IdentityContinuity};
+use crate::continuity::{ContinuityEvent, IdentityContinuity, SESSION_SAMPLE_INTERVAL_S};
+use crate::flash::FlashLogic;
 use crate::prompts::{FacePart, Prompt, PromptCode};
 use crate::quality_gate::{frame_conditions, GateEvent, GateMode, QualityGate};
 use crate::thresholds::{QualityThresholds, ThresholdError};
+use livegate_models::flash::{FlashFailure, FlashStep, FlashVerdict};
 
 /// Seconds between forced detector runs, to notice a second person joining.
 const DETECT_EVERY_S: f64 = 1.0;
+/// A silent session looks at the face at least this long before it may decide...
+pub const SILENT_MIN_S: f64 = 3.0;
+/// ...and decides by this time whatever the cues say (undecided cues then fail it).
+pub const SILENT_MAX_S: f64 = 6.0;
+/// Silent cues that fail an action session even when every step was done (a reflecting
+/// screen's glare); a bank's texture model (any other cue name) vetoes too.
+pub const ACTION_VETO_CUES: &[&str] = &["glare"];
+/// Silent cues that never veto an action session: soft (`no_pulse`), reported only
+/// (`screen_moire`), and `planar_motion`, which is too eager on live faces during actions (4 of
+/// the 26 live clips that did their action read as planar in the attack battery,
+/// `docs/attacks.md`): in action mode it is reported in `scores.silent`, not decided on.
+const NON_VETO_CUES: &[&str] = &["no_pulse", "screen_moire", "planar_motion"];
+
+/// How a session proves liveness.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LivenessMode {
+    /// The challenge's actions, one after the other; the silent cues give a second opinion.
+    #[default]
+    Action,
+    /// No action: a few seconds of looking at the camera, decided by silent liveness.
+    Silent,
+}
+
+/// Frame-time spacing of analysed frames while nothing needs every frame (5 a second): waiting
+/// for a face, settling, and a head or mouth step while the head is still. Prompts and baselines
+/// are timed in seconds, not frames, so they behave alike at this rate (`docs/engine.md`).
+const QUIET_INTERVAL_S: f64 = 0.2;
+/// Head rotation speed (degrees a second of yaw or pitch) above which a head step may be under
+/// way: every frame is analysed until the head is still again. A turn to 18 degrees takes a
+/// person 0.2 to 0.5 s, i.e. 40 to 90 degrees a second.
+const MOVING_DEG_PER_S: f32 = 20.0;
+/// Mouth openness speed (per second) above which a mouth step may be under way (opening by the
+/// step's 0.25 takes about 0.2 s, i.e. over 1 a second).
+const MOVING_MOUTH_PER_S: f32 = 0.4;
 
 /// A session configuration that cannot run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -59,6 +98,14 @@ pub struct SessionConfig {
     /// time (never after an attack-like failure such as another person taking over).
     #[serde(default)]
     pub retry_challenges: Vec<Vec<ActionKind>>,
+    /// Actions, or silent (no challenge; the steps are then ignored).
+    #[serde(default)]
+    pub mode: LivenessMode,
+    /// The colour-flash sequence, for a scene with the `colour` mode: run once the face has
+    /// settled, before any action (`crate::flash`). With an empty challenge it is the whole
+    /// session.
+    #[serde(default)]
+    pub flash: Option<Vec<FlashStep>>,
 }
 
 impl SessionConfig {
@@ -70,13 +117,32 @@ impl SessionConfig {
             session_timeout_s: 60.0,
             thresholds: QualityThresholds::default(),
             retry_challenges: Vec::new(),
+            mode: LivenessMode::Action,
+            flash: None,
+        }
+    }
+
+    /// A silent session: no action, default timeouts and thresholds.
+    pub fn silent() -> Self {
+        Self {
+            mode: LivenessMode::Silent,
+            ..Self::new(Vec::new())
         }
     }
 
     /// Check that the session can run.
     pub fn validate(&self) -> Result<(), SessionConfigError> {
         self.thresholds.validate()?;
-        for challenge in std::iter::once(&self.challenge).chain(&self.retry_challenges) {
+        let challenges = match self.mode {
+            // A colour-only session has no actions.
+            LivenessMode::Action if self.flash.is_some() && self.challenge.is_empty() => 0,
+            LivenessMode::Action => 1 + self.retry_challenges.len(),
+            LivenessMode::Silent => 0,
+        };
+        for challenge in std::iter::once(&self.challenge)
+            .chain(&self.retry_challenges)
+            .take(challenges)
+        {
             if challenge.is_empty() {
                 return Err(SessionConfigError::EmptyChallenge);
             }
@@ -121,6 +187,36 @@ pub enum FailReason {
     Cancelled,
     /// The page sent more frames, bytes or time than the session allows.
     LimitExceeded,
+    /// Silent liveness: the face moved as a plane (a photo, a screen).
+    PlanarMotion,
+    /// Silent liveness: a reflecting surface's glare on the face.
+    Glare,
+    /// Silent liveness: a texture model (a bank's own) named an attack.
+    Texture,
+    /// Silent liveness: no pulse, with another cue suspicious.
+    NoPulse,
+    /// Silent liveness: the face did not move enough to show a head's parallax.
+    NotEnoughMotion,
+    /// Silent liveness: the parallax seen was weak and no pulse confirmed it.
+    WeakParallax,
+    /// Silent liveness: too few frames with a face.
+    NotEnoughFrames,
+    /// Injection: the camera is a virtual one, or reports settings no camera has.
+    VirtualCamera,
+    /// Injection: the frames' capture times are machine-made or on another clock.
+    FrameTiming,
+    /// Injection: the frames were already seen in another session.
+    ReplayedFrames,
+    /// Colour flash: too few frames before or during the flash to judge.
+    FlashTooFewFrames,
+    /// Colour flash: the face's colour did not follow the screen's.
+    FlashNoResponse,
+    /// Colour flash: the face followed another sequence, or the tags broke the sequence's time.
+    FlashWrongSequence,
+    /// Colour flash: lit like a flat sheet (a photo, a screen held to the phone).
+    FlashFlat,
+    /// Colour flash: the light is too strong for the screen to change the face's colour.
+    FlashTooBright,
 }
 
 impl FailReason {
@@ -134,6 +230,34 @@ impl FailReason {
             FailReason::EngineFailure => "engine_failure",
             FailReason::Cancelled => "cancelled",
             FailReason::LimitExceeded => "limit_exceeded",
+            FailReason::PlanarMotion => "planar_motion",
+            FailReason::Glare => "glare",
+            FailReason::Texture => "texture",
+            FailReason::NoPulse => "no_pulse",
+            FailReason::NotEnoughMotion => "not_enough_motion",
+            FailReason::WeakParallax => "weak_parallax",
+            FailReason::NotEnoughFrames => "not_enough_frames",
+            FailReason::VirtualCamera => "virtual_camera",
+            FailReason::FrameTiming => "frame_timing",
+            FailReason::ReplayedFrames => "replayed_frames",
+            FailReason::FlashTooFewFrames => "flash_too_few_frames",
+            FailReason::FlashNoResponse => "flash_no_response",
+            FailReason::FlashWrongSequence => "flash_wrong_sequence",
+            FailReason::FlashFlat => "flash_flat",
+            FailReason::FlashTooBright => "flash_too_bright",
+        }
+    }
+
+    /// The reason for a silent-liveness reason word; a cue it does not know is a texture model.
+    pub fn from_silent(word: &str) -> Self {
+        match word {
+            "planar_motion" => FailReason::PlanarMotion,
+            "glare" => FailReason::Glare,
+            "no_pulse" => FailReason::NoPulse,
+            "not_enough_motion" => FailReason::NotEnoughMotion,
+            "weak_parallax" => FailReason::WeakParallax,
+            "not_enough_frames" => FailReason::NotEnoughFrames,
+            _ => FailReason::Texture,
         }
     }
 }
@@ -211,6 +335,11 @@ pub enum SessionEvent {
         t: f64,
         /// What it was.
         kind: ActionKind,
+    },
+    /// The face has settled: the page shows the colour-flash sequence now.
+    FlashStarted {
+        /// Frame time.
+        t: f64,
     },
     /// Frames were dropped because the engine could not keep up.
     FramesDropped {
@@ -308,6 +437,10 @@ enum Phase {
         index: usize,
         since: f64,
     },
+    /// A silent session looking at the face since `since`.
+    Looking {
+        since: f64,
+    },
     Finished,
 }
 
@@ -323,14 +456,31 @@ pub struct SessionLogic {
     /// The attempt running, from 0.
     attempt: usize,
     verdict: Option<Verdict>,
+    /// Every step was done; the verdict waits for an embedding of the person to match the
+    /// reference (the person who finished is the one who started).
+    confirming: bool,
+    /// The last analysed face's time, yaw, pitch and mouth openness (for the analysis rate).
+    last_motion: Option<(f64, f32, f32, f32)>,
+    /// Whether the head or mouth moved between the last two analysed frames.
+    moving: bool,
+    /// Silent liveness over the frames analysed (the decision in silent mode, a second opinion
+    /// in action mode).
+    silent: SilentLiveness,
+    /// Injection cues reported by the session's actor, by reason: their latest score.
+    injection: BTreeMap<FailReason, f32>,
+    /// The colour-flash step, for a `colour` scene.
+    flash: Option<FlashLogic>,
 }
 
 impl SessionLogic {
     /// A session for a validated configuration.
     pub fn new(config: SessionConfig) -> Result<Self, SessionConfigError> {
         config.validate()?;
+        let flash = config.flash.clone().map(FlashLogic::new);
+        let mut watch = Watch::new(&config.thresholds);
+        watch.identity = IdentityContinuity::with_interval(SESSION_SAMPLE_INTERVAL_S);
         Ok(Self {
-            watch: Watch::new(&config.thresholds),
+            watch,
             config,
             phase: Phase::Waiting,
             first_t: None,
@@ -338,7 +488,57 @@ impl SessionLogic {
             steps_done: 0,
             attempt: 0,
             verdict: None,
+            confirming: false,
+            last_motion: None,
+            moving: false,
+            silent: SilentLiveness::new(),
+            injection: BTreeMap::new(),
+            flash,
         })
+    }
+
+    /// The least frame time between two analysed frames the session needs now, in seconds
+    /// (0: every frame). A blink step sees every frame (a blink lasts 100 to 300 ms: one to three
+    /// frames at 10 a second), and so does a head or mouth step while the head or mouth moves;
+    /// waiting, settling and a still face in a head or mouth step need
+    /// [`QUIET_INTERVAL_S`]. The checks are the same at either rate: every threshold is
+    /// in seconds or degrees, never in frames.
+    pub fn analysis_interval_s(&self) -> f64 {
+        match self.phase {
+            // The flash is judged frame by frame.
+            Phase::Settling { .. } if self.flash.as_ref().is_some_and(FlashLogic::is_flashing) => {
+                0.0
+            }
+            Phase::Waiting | Phase::Settling { .. } => QUIET_INTERVAL_S,
+            Phase::Step { index, .. } => {
+                if self.config.challenge[index] == ActionKind::Blink || self.moving {
+                    0.0
+                } else {
+                    QUIET_INTERVAL_S
+                }
+            }
+            // Silent liveness reads the head's small motion from every frame.
+            Phase::Looking { .. } | Phase::Finished => 0.0,
+        }
+    }
+
+    fn track_motion(&mut self, frame: &FrameAnalysis) {
+        let Some(face) = frame.main.as_ref() else {
+            self.last_motion = None;
+            self.moving = false;
+            return;
+        };
+        let now = (frame.t, face.pose.yaw, face.pose.pitch, face.mouth_openness);
+        self.moving = match self.last_motion {
+            Some((t, yaw, pitch, mouth)) if frame.t > t => {
+                let dt = (frame.t - t) as f32;
+                let turn = (now.1 - yaw).abs().max((now.2 - pitch).abs()) / dt;
+                let mouth = (now.3 - mouth).abs() / dt;
+                turn > MOVING_DEG_PER_S || mouth > MOVING_MOUTH_PER_S
+            }
+            _ => false,
+        };
+        self.last_motion = Some(now);
     }
 
     /// What the engine should compute for the next frame.
@@ -347,9 +547,10 @@ impl SessionLogic {
             Phase::Step { index, .. } => self.config.challenge[index] == ActionKind::Blink,
             // The blink baseline is learned before the first step asks for it.
             Phase::Waiting | Phase::Settling { .. } => {
-                self.config.challenge.first() == Some(&ActionKind::Blink)
+                self.config.mode == LivenessMode::Action
+                    && self.config.challenge.first() == Some(&ActionKind::Blink)
             }
-            Phase::Finished => false,
+            Phase::Looking { .. } | Phase::Finished => false,
         };
         AnalysisNeeds {
             eyes,
@@ -364,18 +565,49 @@ impl SessionLogic {
 
     /// Feed one analysed frame; returns the events for the page.
     pub fn on_frame(&mut self, frame: &FrameAnalysis) -> Vec<SessionEvent> {
+        self.on_frame_with_pixels(frame, None)
+    }
+
+    /// Feed one analysed frame with its pixels (the silent cues that read pixels need them:
+    /// glare, pulse, a texture model); returns the events for the page.
+    pub fn on_frame_with_pixels(
+        &mut self,
+        frame: &FrameAnalysis,
+        pixels: Option<&RgbImage>,
+    ) -> Vec<SessionEvent> {
         if self.is_finished() {
             return Vec::new();
+        }
+        self.silent.observe(frame, pixels);
+        if let Some(flash) = self.flash.as_mut() {
+            flash.on_frame(frame, pixels);
         }
         let t = frame.t;
         let first_t = *self.first_t.get_or_insert(t);
         let mut out = Vec::new();
+        self.track_motion(frame);
         let (gate, actions) = self.watch.on_frame(frame);
         out.extend(gate.into_iter().map(gate_to_session));
         if self.watch.gate.is_blocked() {
             self.last_blocked_t = Some(t);
         }
         match self.phase {
+            Phase::Waiting if frame.main.is_some() && self.config.mode == LivenessMode::Silent => {
+                // Silent liveness needs the head's own small motion: no request to hold still.
+                self.phase = Phase::Looking { since: t };
+            }
+            Phase::Looking { since } if !self.confirming && self.silent_decides(t - since) => {
+                let verdict = self.silent_verdict_as_session();
+                if verdict.passed && self.watch.identity.has_reference() {
+                    // As after the last step of a challenge: the person looking now must be the
+                    // one who started (a swap during the look), decided by the next embedding.
+                    self.confirming = true;
+                    self.watch.identity.sample_next();
+                } else {
+                    self.finish(verdict, &mut out);
+                    return out;
+                }
+            }
             Phase::Waiting if frame.main.is_some() => {
                 self.phase = Phase::Settling { since: t };
                 self.watch.gate.set_mode(GateMode {
@@ -384,7 +616,13 @@ impl SessionLogic {
                 });
             }
             Phase::Settling { since } if t - since >= self.config.thresholds.baseline_s => {
-                self.start_step(0, t, &mut out);
+                // The steps wait for the flash; a failed flash has finished the session.
+                let flashed = self.flash_done(t, &mut out);
+                match (flashed, self.is_finished()) {
+                    (true, true) => return out,
+                    (true, false) => self.start_step(0, t, &mut out),
+                    (false, _) => {}
+                }
             }
             _ => {}
         }
@@ -415,6 +653,12 @@ impl SessionLogic {
             .collect();
         if self.watch.identity.is_changed() {
             self.finish(Verdict::failed(vec![FailReason::FaceChanged]), &mut out);
+        } else if self.confirming && self.watch.identity.last_matched() {
+            self.pass_challenge(&mut out);
+        } else if self.confirming {
+            // No face to embed on that frame, or one outlier: the next frame that can be
+            // embedded decides (two outliers in a row are FACE_CHANGED).
+            self.watch.identity.sample_next();
         }
         out
     }
@@ -496,7 +740,7 @@ impl SessionLogic {
         // An action that began before its step was asked for does not answer it, nor does one
         // performed while nobody (or somebody else) was in front of the camera.
         let blocked = self.last_blocked_t.is_some_and(|b| b >= action.t_start);
-        if action.kind != wanted || action.t_end < since || blocked {
+        if action.kind != wanted || action.t_end < since || blocked || self.confirming {
             return;
         }
         let total = self.config.challenge.len();
@@ -510,17 +754,32 @@ impl SessionLogic {
             done: index + 1,
             total,
         });
-        if index + 1 == total {
-            self.finish(
-                Verdict {
-                    passed: true,
-                    reasons: Vec::new(),
-                },
-                out,
-            );
+        if index + 1 == total && self.watch.identity.has_reference() {
+            // The person who finished must be the one who started: embed them now (this very
+            // frame when it can be embedded) and decide when the embedding answers.
+            self.confirming = true;
+            self.watch.identity.sample_next();
+        } else if index + 1 == total {
+            self.pass_challenge(out);
         } else {
             self.start_step(index + 1, action.t_end, out);
         }
+    }
+
+    /// Every step was done by the same person: the verdict.
+    fn pass_challenge(&mut self, out: &mut Vec<SessionEvent>) {
+        self.confirming = false;
+        // Every step was done; the silent cues may still name a hard attack.
+        let vetoes = self.silent_vetoes();
+        let verdict = if vetoes.is_empty() {
+            Verdict {
+                passed: true,
+                reasons: Vec::new(),
+            }
+        } else {
+            Verdict::failed(vetoes)
+        };
+        self.finish(verdict, out);
     }
 
     fn check_timeouts(&mut self, t: f64, first_t: f64, out: &mut Vec<SessionEvent>) {
@@ -528,7 +787,13 @@ impl SessionLogic {
             Phase::Step { since, .. } => t - since > self.config.step_timeout_s,
             _ => false,
         };
-        if step_late || t - first_t > self.config.session_timeout_s {
+        let late = step_late || t - first_t > self.config.session_timeout_s;
+        if late && matches!(self.phase, Phase::Looking { .. }) && !self.confirming {
+            // A silent look cut short (a recording that ends early): what the cues saw decides.
+            let verdict = self.silent_verdict_as_session();
+            return self.finish(verdict, out);
+        }
+        if late {
             let mut reasons = vec![FailReason::Timeout];
             // Say why time ran out when something blocked progress.
             for p in self.watch.gate.raised() {
@@ -554,6 +819,7 @@ impl SessionLogic {
             return self.finish(verdict, out);
         }
         self.attempt += 1;
+        self.confirming = false;
         self.config.challenge = next;
         self.steps_done = 0;
         self.first_t = Some(t);
@@ -571,7 +837,157 @@ impl SessionLogic {
         self.attempt + 1
     }
 
-    fn finish(&mut self, verdict: Verdict, out: &mut Vec<SessionEvent>) {
+    /// Whether a silent session that has looked for `looked_s` seconds decides now: after
+    /// [`SILENT_MIN_S`] once the cues are clear (live, or a hard attack), at [`SILENT_MAX_S`]
+    /// whatever they say.
+    fn silent_decides(&self, looked_s: f64) -> bool {
+        if looked_s >= SILENT_MAX_S {
+            return true;
+        }
+        if looked_s < SILENT_MIN_S {
+            return false;
+        }
+        self.silent.verdict().live || !self.silent_vetoes().is_empty()
+    }
+
+    fn silent_verdict_as_session(&self) -> Verdict {
+        let v = self.silent.verdict();
+        if v.live {
+            Verdict {
+                passed: true,
+                reasons: Vec::new(),
+            }
+        } else {
+            Verdict::failed(
+                v.reasons
+                    .iter()
+                    .map(|r| FailReason::from_silent(r))
+                    .collect(),
+            )
+        }
+    }
+
+    /// The hard silent cues at or over the attack line: reasons to fail an action session.
+    fn silent_vetoes(&self) -> Vec<FailReason> {
+        self.silent
+            .verdict()
+            .scores
+            .iter()
+            .filter(|(name, score)| {
+                **score >= ATTACK
+                    && !NON_VETO_CUES.contains(&name.as_str())
+                    && (ACTION_VETO_CUES.contains(&name.as_str())
+                        || FailReason::from_silent(name) == FailReason::Texture)
+            })
+            .map(|(name, _)| FailReason::from_silent(name))
+            .collect()
+    }
+
+    /// An injection cue's latest score (`virtual_camera`, `frame_timing`, `replayed_frames`);
+    /// at or over [`crate::injection::INJECTION_ATTACK`] when the session ends, it fails the
+    /// session under its reason.
+    pub fn on_injection_cue(&mut self, reason: FailReason, score: f32) {
+        if !self.is_finished() {
+            self.injection.insert(reason, score);
+        }
+    }
+
+    /// The silent-liveness verdict over the frames so far (`scores.silent` of the result).
+    pub fn silent_verdict(&self) -> SilentVerdict {
+        self.silent.verdict()
+    }
+
+    /// The injection cues' scores, by reason word.
+    pub fn injection_scores(&self) -> BTreeMap<&'static str, f32> {
+        self.injection
+            .iter()
+            .map(|(r, s)| (r.as_str(), *s))
+            .collect()
+    }
+
+    /// The page's colour-flash tag for the frame captured at `t` (its header's `flash` byte);
+    /// ignored by a session without the flash.
+    pub fn note_flash_tag(&mut self, t: f64, tag: u8) {
+        if let Some(flash) = self.flash.as_mut() {
+            flash.note_tag(t, tag);
+        }
+    }
+
+    /// The colour-flash verdict, once the flash is judged (`scores.flash` of the result).
+    pub fn flash_verdict(&self) -> Option<&FlashVerdict> {
+        self.flash.as_ref().and_then(FlashLogic::verdict)
+    }
+
+    /// Runs the flash step once the face has settled: starts it, waits for its verdict, ends
+    /// the session when it fails (or passes a colour-only session). `true` when the actions
+    /// may begin.
+    fn flash_done(&mut self, t: f64, out: &mut Vec<SessionEvent>) -> bool {
+        let Some(flash) = self.flash.as_mut() else {
+            return true;
+        };
+        if flash.verdict().is_none() && !flash.is_flashing() {
+            flash.start(t);
+            out.push(SessionEvent::FlashStarted { t });
+            return false;
+        }
+        flash.poll(t);
+        let Some(verdict) = flash.verdict().cloned() else {
+            return false;
+        };
+        if !verdict.live {
+            let reasons: Vec<FailReason> = verdict
+                .reasons
+                .iter()
+                .map(|r| match r {
+                    FlashFailure::FlashTooFewFrames => FailReason::FlashTooFewFrames,
+                    FlashFailure::FlashNoResponse => FailReason::FlashNoResponse,
+                    FlashFailure::FlashWrongSequence => FailReason::FlashWrongSequence,
+                    FlashFailure::FlashFlat => FailReason::FlashFlat,
+                    FlashFailure::FlashTooBright => FailReason::FlashTooBright,
+                })
+                .collect();
+            if reasons.contains(&FailReason::FlashTooBright) {
+                // Not a silent fail: the person is told why.
+                if let Some(e) = self
+                    .watch
+                    .gate
+                    .raise_now(Prompt::new(PromptCode::TooBright), t)
+                {
+                    out.push(gate_to_session(e));
+                }
+            }
+            self.finish(Verdict::failed(reasons), out);
+            return true;
+        }
+        if self.config.challenge.is_empty() {
+            self.finish(
+                Verdict {
+                    passed: true,
+                    reasons: Vec::new(),
+                },
+                out,
+            );
+        }
+        true
+    }
+
+    /// How the session proves liveness.
+    pub fn mode(&self) -> LivenessMode {
+        self.config.mode
+    }
+
+    fn finish(&mut self, mut verdict: Verdict, out: &mut Vec<SessionEvent>) {
+        let injected: Vec<FailReason> = self
+            .injection
+            .iter()
+            .filter(|(_, s)| **s >= crate::injection::INJECTION_ATTACK)
+            .map(|(r, _)| *r)
+            .collect();
+        if !injected.is_empty() {
+            let mut reasons = verdict.reasons;
+            reasons.extend(injected);
+            verdict = Verdict::failed(reasons);
+        }
         self.phase = Phase::Finished;
         self.verdict = Some(verdict.clone());
         out.push(SessionEvent::Finished { verdict });
@@ -1011,5 +1427,82 @@ mod tests {
         assert!(json.iter().any(|l| l.contains(r#""code":"TOO_DARK""#)));
         let summary = serde_json::to_value(&s).unwrap();
         assert_eq!(summary["prompts"]["TOO_DARK"], dark);
+    }
+
+    #[test]
+    fn quiet_phases_need_fewer_frames_and_blinks_and_moving_heads_need_all() {
+        let mut logic = SessionLogic::new(SessionConfig::new(vec![
+            ActionKind::TurnLeft,
+            ActionKind::Blink,
+        ]))
+        .unwrap();
+        // Waiting and settling: a frame every 0.2 s is enough.
+        assert_eq!(logic.analysis_interval_s(), QUIET_INTERVAL_S);
+        drive(&mut logic, 5.0, 1.0, face_frame);
+        assert_eq!(logic.current_step(), Some((0, ActionKind::TurnLeft)));
+        // A still head in a head step: still 0.2 s.
+        assert_eq!(logic.analysis_interval_s(), QUIET_INTERVAL_S);
+        // The head starts turning (10 degrees in 0.2 s): every frame until it is still again.
+        logic.on_frame(&frame_with(1.4, |m| m.pose.yaw = 10.0));
+        assert_eq!(logic.analysis_interval_s(), 0.0);
+        logic.on_frame(&frame_with(1.5, |m| m.pose.yaw = 10.5));
+        assert_eq!(logic.analysis_interval_s(), QUIET_INTERVAL_S);
+        // A blink step sees every frame, the face still or not.
+        let mut logic = SessionLogic::new(SessionConfig::new(vec![ActionKind::Blink])).unwrap();
+        drive(&mut logic, 5.0, 1.0, face_frame);
+        assert_eq!(logic.current_step(), Some((0, ActionKind::Blink)));
+        assert_eq!(logic.analysis_interval_s(), 0.0);
+    }
+
+    /// Drives a blink challenge with identity samples answered by `person(t)`; returns the
+    /// events and the times of the samples.
+    fn drive_with_identity(
+        logic: &mut SessionLogic,
+        until: f64,
+        person: impl Fn(f64) -> f32,
+    ) -> (Vec<SessionEvent>, Vec<f64>) {
+        let (mut events, mut sampled) = (Vec::new(), Vec::new());
+        for i in 0..=(until * 10.0) as usize {
+            let t = i as f64 / 10.0;
+            let frame = blink_then_left(t);
+            events.extend(logic.on_frame(&frame));
+            if logic.wants_embedding(&frame) {
+                sampled.push(t);
+                events.extend(logic.on_embedding(t, Some(Embedding(vec![person(t); 128]))));
+            }
+            if logic.is_finished() {
+                break;
+            }
+        }
+        (events, sampled)
+    }
+
+    #[test]
+    fn the_pass_waits_for_the_person_who_finished_to_match_the_one_who_started() {
+        // The same person: the frame that completes the blink is embedded and the session passes
+        // on it; the routine samples come every 2 s, not every second.
+        let mut logic = SessionLogic::new(SessionConfig::new(vec![ActionKind::Blink])).unwrap();
+        let (events, sampled) = drive_with_identity(&mut logic, 3.0, |_| 0.0);
+        assert_eq!(logic.verdict().map(|v| v.passed), Some(true), "{events:?}");
+        let passed_at = events.iter().find_map(|e| match e {
+            SessionEvent::StepPassed { t, .. } => Some(*t),
+            _ => None,
+        });
+        assert_eq!(sampled.first(), Some(&0.0));
+        assert_eq!(sampled.last().copied(), passed_at, "{sampled:?}");
+        assert_eq!(sampled.len(), 2, "{sampled:?}");
+        // Someone else from 1.2 s, after the last routine sample and before the blink: the
+        // confirming samples catch them and the session fails instead of passing.
+        let mut logic = SessionLogic::new(SessionConfig::new(vec![ActionKind::Blink])).unwrap();
+        let (events, _) =
+            drive_with_identity(&mut logic, 3.0, |t| if t >= 1.2 { 0.2 } else { 0.0 });
+        assert_eq!(
+            logic.verdict().map(|v| v.reasons.clone()),
+            Some(vec![FailReason::FaceChanged]),
+            "{events:?}"
+        );
+        assert!(!events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::Finished { verdict } if verdict.passed)));
     }
 }

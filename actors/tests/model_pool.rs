@@ -87,6 +87,62 @@ async fn a_full_queue_refuses_jobs_instead_of_growing() {
     assert_eq!(pool.actor().get_status(), ractor::ActorStatus::Stopped);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_reports_jobs_done_and_their_recent_latency() {
+    let factory: EngineFactory = Arc::new(|| {
+        let face: Box<dyn FaceEngine> = Box::new(Slow);
+        let id: Box<dyn IdentityEngine> = Box::new(NoIdentity);
+        Ok((face, id))
+    });
+    let pool = PoolHandle::start(
+        factory,
+        PoolConfig {
+            workers: 1,
+            queue_capacity: 8,
+        },
+    )
+    .await
+    .unwrap();
+    let before = pool.stats().await.unwrap();
+    assert_eq!((before.done, before.p50, before.p95), (0, None, None));
+    let frame = Arc::new(RgbImage::new(8, 8));
+    let mut answers = Vec::new();
+    for i in 0..3 {
+        let (reply, rx) = oneshot::channel();
+        pool.submit(Job::Analyze {
+            frame: frame.clone(),
+            t: i as f64,
+            track: TrackState::default(),
+            needs: AnalysisNeeds::default(),
+            reply,
+        });
+        answers.push(rx);
+    }
+    for rx in answers {
+        let answer = tokio::time::timeout(Duration::from_secs(5), rx).await;
+        assert!(matches!(answer, Ok(Ok(Ok(_)))), "a job failed");
+    }
+    // The pool counts a job when its worker reports back, just after the answer.
+    let mut stats = pool.stats().await.unwrap();
+    for _ in 0..50 {
+        if stats.done == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        stats = pool.stats().await.unwrap();
+    }
+    assert_eq!((stats.done, stats.queued), (3, 0), "{stats:?}");
+    // Each job sleeps 100 ms in the engine: what a worker takes, not what waiting took.
+    let p50 = stats.p50.expect("p50");
+    let p95 = stats.p95.expect("p95");
+    assert!(
+        p50 >= Duration::from_millis(100) && p50 < Duration::from_secs(2),
+        "{p50:?}"
+    );
+    assert!(p95 >= p50, "{p95:?} < {p50:?}");
+    pool.stop().await;
+}
+
 #[test]
 fn the_default_pool_has_one_worker_per_core() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

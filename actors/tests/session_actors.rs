@@ -215,6 +215,45 @@ async fn start_session(pool: &PoolHandle, challenge: Vec<ActionKind>) -> Session
     .expect("the session starts")
 }
 
+/// A session that analyses every frame it is sent: the tests of the pool's thinning and
+/// failures count frames, which the adaptive rate would otherwise skip while the face is still.
+async fn start_session_every_frame(pool: &PoolHandle, challenge: Vec<ActionKind>) -> SessionHandle {
+    let options = SessionOptions {
+        adaptive_rate: false,
+        ..SessionOptions::default()
+    };
+    SessionHandle::start(SessionConfig::new(challenge), pool.clone(), options)
+        .await
+        .expect("the session starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_a_still_face_does_not_need_are_skipped_before_the_engine() {
+    let (pool, calls) = pool(Setup::default()).await;
+    let session = start_session(&pool, vec![ActionKind::Nod]).await;
+    // One second at 30 frames a second while the face settles: the session needs one every
+    // 0.2 s (a little early still counts), not all 30.
+    feed(&session, 30.0, 1.0, Duration::from_millis(10), &jpeg(true)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = session.status().await.unwrap();
+    assert_eq!(status.frames_received, 30, "{status:?}");
+    assert!(
+        (4..=10).contains(&status.frames_analysed),
+        "a still face is analysed about 5 times a second: {status:?}"
+    );
+    assert_eq!(
+        status.frames_dropped + status.frames_failed,
+        0,
+        "{status:?}"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst) as u64,
+        status.frames_analysed,
+        "skipped frames never reach the engine"
+    );
+    shut_down(&session, &pool).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scripted_person_passes_the_challenge() {
     let (pool, _) = pool(Setup {
@@ -247,7 +286,7 @@ async fn a_slow_engine_thins_frames_and_says_so() {
         ..Default::default()
     })
     .await;
-    let session = start_session(&pool, vec![ActionKind::Nod]).await;
+    let session = start_session_every_frame(&pool, vec![ActionKind::Nod]).await;
     let mut rx = session.subscribe();
     let bytes = jpeg(true);
     let mut pending_max = 0;
@@ -297,7 +336,7 @@ async fn a_panicking_worker_is_replaced_and_the_session_goes_on() {
         ..Default::default()
     })
     .await;
-    let session = start_session(&pool, vec![ActionKind::Nod]).await;
+    let session = start_session_every_frame(&pool, vec![ActionKind::Nod]).await;
     let bytes = jpeg(true);
     feed(&session, 15.0, 0.6, Duration::from_millis(30), &bytes).await;
     // The fifth analysis panicked: wait until the session has written that frame off.

@@ -46,6 +46,17 @@ impl Default for AnalyzerConfig {
     }
 }
 
+impl AnalyzerConfig {
+    /// The defaults, with the precision named by `LIVEGATE_INFERENCE_PRECISION` (f32 unless set;
+    /// see `docs/engine.md`).
+    pub fn from_env() -> Result<Self, EngineError> {
+        Ok(Self {
+            precision: InferencePrecision::from_env()?,
+            ..Self::default()
+        })
+    }
+}
+
 /// Milliseconds spent per stage on the last frame (0 where a stage did not run).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StageTimes {

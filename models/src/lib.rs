@@ -15,6 +15,8 @@
 //! - `media`: decoding images (EXIF orientation) and videos (FFmpeg) into RGB frames.
 //! - `silent`: silent (passive) liveness: planar motion, screen and print cues, pulse, fused
 //!   into one verdict over a session's or clip's analysed frames (`docs/attacks.md`).
+//! - `flash`: colour-flash liveness: does the face's skin answer the colours the screen flashed
+//!   (chroma per skin patch, latency, shading, background); `flash::sim` stages lit clips.
 //!
 //! Pure computation: no actors and no I/O beyond loading model files and reading media.
 
@@ -25,6 +27,7 @@ pub mod detect;
 pub mod embedding;
 pub mod engine;
 pub mod error;
+pub mod flash;
 pub mod iris;
 pub mod media;
 pub mod mesh;

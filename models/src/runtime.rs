@@ -22,7 +22,24 @@ pub enum InferencePrecision {
     Bf16,
 }
 
+/// The environment variable that picks the precision of every analyzer built with
+/// `AnalyzerConfig::default()` (the server's workers, `livegate analyze`): `f32` or `bf16`.
+pub const PRECISION_ENV: &str = "LIVEGATE_INFERENCE_PRECISION";
+
 impl InferencePrecision {
+    /// The precision named by [`PRECISION_ENV`]; f32 when it is unset. A value that is neither
+    /// `f32` nor `bf16` is refused (it would otherwise silently measure the wrong thing).
+    pub fn from_env() -> Result<Self, EngineError> {
+        match std::env::var(PRECISION_ENV) {
+            Err(std::env::VarError::NotPresent) => Ok(InferencePrecision::F32),
+            Ok(v) if v.eq_ignore_ascii_case("f32") => Ok(InferencePrecision::F32),
+            Ok(v) if v.eq_ignore_ascii_case("bf16") => Ok(InferencePrecision::Bf16),
+            Ok(_) | Err(std::env::VarError::NotUnicode(_)) => Err(EngineError::Runtime(format!(
+                "{PRECISION_ENV} must be f32 or bf16"
+            ))),
+        }
+    }
+
     fn as_hint(self) -> &'static str {
         match self {
             InferencePrecision::F32 => "f32",

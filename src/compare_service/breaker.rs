@@ -132,6 +132,16 @@ impl Breakers {
         self.with(endpoint, |b| b.state())
     }
 
+    /// The endpoint's breaker state now, without keeping an entry for an endpoint never called
+    /// (what the engines page reads).
+    pub fn peek(&self, endpoint: &str) -> BreakerState {
+        let map = self
+            .by_endpoint
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.get(endpoint).copied().unwrap_or_default().state()
+    }
+
     /// Asks to send one attempt to `endpoint`; `None`: the circuit is open.
     pub fn admit(self: &Arc<Self>, endpoint: &str) -> Option<Permit> {
         let admission = self.with(endpoint, |b| b.admit(Instant::now()))?;

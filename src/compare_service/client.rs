@@ -15,7 +15,7 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::breaker::Breakers;
+use super::breaker::{BreakerState, Breakers};
 use super::reference_source::ReferenceSourceRules;
 use super::rules::{AnswerRules, BodyFormat, CompareAuth, CompareServiceRules, Placeholder};
 use super::{COMPARE_SERVICE_CALLS_TOTAL, REFERENCE_FETCHES_TOTAL};
@@ -177,6 +177,11 @@ impl CompareServiceClient {
             http,
             breakers: Arc::new(Breakers::default()),
         }
+    }
+
+    /// The circuit breaker of the service at `endpoint` (its URL) as this node sees it now.
+    pub fn breaker_state(&self, endpoint: &str) -> BreakerState {
+        self.breakers.peek(endpoint)
     }
 
     /// Asks the scene's service whether the live face is the reference's person.

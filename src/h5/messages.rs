@@ -100,6 +100,11 @@ pub enum ServerMessage {
         /// What to tell the person.
         text: String,
     },
+    /// The face has settled: flash the challenge's colour sequence now (`flash.steps`).
+    Flash {
+        /// What to tell the person meanwhile (hold still, close to the screen).
+        text: String,
+    },
     /// The session is over.
     Result {
         /// Whether the person passed.

@@ -297,6 +297,9 @@ impl Conn {
                 reasons: reason_words(&reasons),
                 text: retry_text(&reasons, self.lang),
             }),
+            SessionEvent::FlashStarted { .. } => Some(ServerMessage::Flash {
+                text: livegate_actors::prompts::flash_text(self.lang).to_owned(),
+            }),
             SessionEvent::Progress { .. }
             | SessionEvent::ActionSeen { .. }
             | SessionEvent::FramesDropped { .. } => None,

@@ -43,6 +43,8 @@ pub struct SessionFacts {
     pub steps: Vec<ActionKind>,
     /// The steps of each further attempt the scene allows, drawn at creation too.
     pub retry_steps: Vec<Vec<ActionKind>>,
+    /// The colour-flash sequence, for a scene with the `colour` mode.
+    pub flash: Option<Vec<livegate_models::flash::FlashStep>>,
     /// The scene's rules at creation.
     pub rules: SceneRules,
     /// The reference face a 1:1 compare uses, when the scene compares.

@@ -46,7 +46,9 @@ use crate::result_signing::ResultSigner;
 use crate::scenes::SceneRules;
 use crate::secrets::MasterKey;
 use crate::store::callbacks::NewCallback;
-use crate::store::{NewRecord, NewSession, RecordStatus, SessionRow, Store, StoreError, TenantId};
+use crate::store::{
+    NewRecord, NewSession, RecordStatus, SceneStatus, SessionRow, Store, StoreError, TenantId,
+};
 
 use live::{LiveSession, SessionFacts};
 
@@ -99,6 +101,10 @@ pub struct SessionSettings {
     pub sweep_every: Duration,
     /// Where recorded clips' sealed chunks wait for analysis (`<data_dir>/recordings`).
     pub recordings_dir: std::path::PathBuf,
+    /// The node's recently seen face hashes (`replayed_frames`), when the check is on.
+    pub seen_frames: Option<Arc<livegate_actors::injection::SeenFrames>>,
+    /// Camera labels known to be real (`engine.trusted_camera_labels`).
+    pub trusted_camera_labels: Vec<String>,
 }
 
 /// The Open API's request to create a session.
@@ -215,6 +221,22 @@ pub(super) fn invalid(field: &str, message_en: &str) -> ApiError {
         .with_detail(json!({ "field": field, "reason": message_en }))
 }
 
+/// The fallback of a session created before scenes had fallback rules: what the page did then
+/// (real time, then a recording when the scene took one; step down on a missing capability or
+/// three failed connections).
+fn fallback_before_rules(challenge: &Value) -> Value {
+    let recording = challenge["recording"]["enabled"].as_bool() == Some(true);
+    let order: &[&str] = if recording {
+        &["action", "recording"]
+    } else {
+        &["action"]
+    };
+    json!({
+        "order": order,
+        "triggers": {"missing_capability": true, "failures": 3, "poor_network": false},
+    })
+}
+
 /// The SHA-256 of a link token, as stored.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -263,6 +285,15 @@ impl SessionService {
             }
             Err(err) => return Err(err.into()),
         };
+        if scene.status == SceneStatus::Disabled {
+            // An operator stopped the scene (admin API): new sessions are refused, the running
+            // ones go on.
+            return Err(ApiError::new(ErrorCode::Forbidden).with_detail(json!({
+                "field": "scene",
+                "reason": "the scene is disabled",
+                "reason_zh": "场景已停用",
+            })));
+        }
         let rules = self.scene_rules(&scene.config)?;
         if let Some(url) = &request.return_url {
             if url.len() > MAX_RETURN_URL || !rules.allows_return_url(url) {
@@ -289,8 +320,17 @@ impl SessionService {
                 .choose_challenge(&mut rand::rng())
                 .map_err(|err| invalid("scene", &format!("the scene's actions are invalid: {err}")))
         };
-        let steps = draw()?;
-        let retry_steps = (0..rules.retries)
+        // A silent scene asks for no action (docs/scenes.md): no steps, and its one look is
+        // decided by silent liveness.
+        let silent = rules.liveness_mode() == livegate_actors::session::LivenessMode::Silent;
+        // A colour-only scene asks for no action either: the flash is its whole session.
+        let steps = if silent || rules.colour_only() {
+            Vec::new()
+        } else {
+            draw()?
+        };
+        let flash = rules.choose_flash(&mut rand::rng());
+        let retry_steps = (0..if silent { 0 } else { rules.retries })
             .map(|_| draw())
             .collect::<Result<Vec<_>, _>>()?;
         let id = Uuid::now_v7();
@@ -299,14 +339,22 @@ impl SessionService {
         let now = Utc::now();
         let expires_at = now + chrono::Duration::seconds(i64::from(rules.timeouts.link_s));
         let challenge = json!({
-            "mode": "action",
+            "mode": if silent { "silent" } else { "action" },
             "suites": SUITES,
             "server_key": server_key.public_b64(),
             "steps": steps,
             "capture": rules.capture,
             "limits": self.frame_limits(&rules),
             "recording": recorded::challenge_json(&rules.recording),
+            "fallback": rules.fallback,
         });
+        let mut challenge = challenge;
+        if let Some(sequence) = &flash {
+            challenge["flash"] = flash_json(sequence);
+            if rules.colour_only() {
+                challenge["mode"] = json!("colour");
+            }
+        }
         let row = inner
             .store
             .create_session(
@@ -341,6 +389,7 @@ impl SessionService {
             user_ref: request.user_ref,
             steps,
             retry_steps,
+            flash,
             rules,
             reference,
             return_url: request.return_url,
@@ -370,6 +419,22 @@ impl SessionService {
             .map_err(|err| ApiError::internal(format!("the scene's secrets: {err}")))?;
         SceneRules::from_config(&opened, &self.inner.settings.thresholds)
             .map_err(|err| invalid("scene", &format!("the scene's rules are invalid: {err}")))
+    }
+
+    /// The node's thresholds, under which scenes' rules are read (the admin API checks a scene
+    /// with them before storing it).
+    pub fn thresholds(&self) -> &QualityThresholds {
+        &self.inner.settings.thresholds
+    }
+
+    /// The node's model-worker pool (the engines page reads its counters).
+    pub fn model_pool(&self) -> &PoolHandle {
+        &self.inner.pool
+    }
+
+    /// The node's compare service client (the engines page reads its circuit breakers).
+    pub fn compare_service(&self) -> &CompareServiceClient {
+        &self.inner.compare_service
     }
 
     /// What a session of these rules may send.
@@ -435,6 +500,8 @@ impl SessionService {
             "capture": row.challenge["capture"],
             "limits": row.challenge["limits"],
             "recording": row.challenge.get("recording").cloned().unwrap_or_else(|| json!({ "enabled": false })),
+            "fallback": row.challenge.get("fallback").cloned().unwrap_or_else(|| fallback_before_rules(&row.challenge)),
+            "flash": row.challenge.get("flash").cloned().unwrap_or(Value::Null),
             "expires_at": row.expires_at,
             "lang": lang,
             "ws_path": format!("/h5/v1/sessions/{id}/ws"),
@@ -494,6 +561,13 @@ impl SessionService {
             .await?
             .clone();
         let position = handle.bind(client_key).await?;
+        // The camera the page reports: a virtual camera's label fails the session at its end.
+        if let Some(score) = livegate_actors::injection::camera_cue(
+            &client,
+            &self.inner.settings.trusted_camera_labels,
+        ) {
+            let _ = handle.report_injection(FailReason::VirtualCamera, score);
+        }
         if let Err(err) = self
             .inner
             .store
@@ -514,9 +588,11 @@ impl SessionService {
         })?;
         let mut config = live.facts.rules.session_config(live.facts.steps.clone());
         config.retry_challenges = live.facts.retry_steps.clone();
+        config.flash = live.facts.flash.clone();
         let options = SessionOptions {
             frame_limits: self.frame_limits(&live.facts.rules),
             evidence_samples: live.facts.rules.evidence.sampled_frames,
+            seen_frames: self.inner.settings.seen_frames.clone(),
             ..SessionOptions::default()
         };
         let opener = Box::new(SuiteOpener::new(live.facts.id, key));
@@ -903,6 +979,7 @@ fn lost_outcome(challenge: &[livegate_actors::actions::ActionKind]) -> SessionOu
         max_identity_distance: 0.0,
         clean_share: 0.0,
         duration_s: 0.0,
+        cues: Default::default(),
     }
 }
 
@@ -959,4 +1036,24 @@ fn sanitise_client(client: Value) -> Value {
         Value::Object(_) => cut(client, 0),
         _ => json!({}),
     }
+}
+
+/// The page's view of a flash sequence (`docs/h5-protocol.md` §2): each step's tag (the frame
+/// header's `flash` byte), colour name, sRGB and length.
+fn flash_json(sequence: &[livegate_models::flash::FlashStep]) -> Value {
+    let steps: Vec<Value> = sequence
+        .iter()
+        .enumerate()
+        .filter_map(|(i, step)| {
+            let colour = step.palette()?;
+            let [r, g, b] = colour.rgb;
+            Some(json!({
+                "tag": i + 1,
+                "colour": colour.name,
+                "rgb": format!("#{r:02x}{g:02x}{b:02x}"),
+                "ms": step.ms,
+            }))
+        })
+        .collect();
+    json!({ "steps": steps })
 }

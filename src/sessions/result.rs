@@ -48,11 +48,45 @@ pub fn scores(outcome: &SessionOutcome, steps_total: usize) -> Value {
     let continuity = (1.0
         - f64::from(outcome.max_identity_distance) / f64::from(Embedding::SAME_PERSON_DISTANCE))
     .clamp(0.0, 1.0);
-    json!({
+    let mut scores = json!({
         "action": round3(action),
         "continuity": round3(continuity),
         "quality": round3(f64::from(outcome.clean_share)),
-    })
+    });
+    // The silent and injection cues are attack scores (1 = looks like the attack the cue names),
+    // as in docs/attacks.md.
+    if let Some(silent) = &outcome.cues.silent {
+        let cues: Map<String, Value> = silent
+            .scores
+            .iter()
+            .map(|(name, s)| (name.clone(), json!(round3(f64::from(*s)))))
+            .collect();
+        scores["silent"] = Value::Object(cues);
+    }
+    if !outcome.cues.injection.is_empty() {
+        let cues: Map<String, Value> = outcome
+            .cues
+            .injection
+            .iter()
+            .map(|(name, s)| ((*name).to_owned(), json!(round3(f64::from(*s)))))
+            .collect();
+        scores["injection"] = Value::Object(cues);
+    }
+    // The colour flash: one score (1 = answered as a live face near the screen does) and the
+    // measures behind it (docs/attacks.md, "Colour flash").
+    if let Some(flash) = &outcome.cues.flash {
+        let measures: Map<String, Value> = flash
+            .measures
+            .iter()
+            .map(|(name, v)| (name.clone(), json!(round3(f64::from(*v)))))
+            .collect();
+        scores["flash"] = json!({
+            "score": round3(f64::from(flash.score)),
+            "live": flash.live,
+            "measures": measures,
+        });
+    }
+    scores
 }
 
 fn round3(v: f64) -> f64 {

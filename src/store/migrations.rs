@@ -51,6 +51,26 @@ pub const SQLITE: &[Migration] = &[
         name: "callbacks",
         sql: include_str!("../../migrations/sqlite/0004_callbacks.sql"),
     },
+    Migration {
+        version: 5,
+        name: "admin",
+        sql: include_str!("../../migrations/sqlite/0005_admin.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "stats",
+        sql: include_str!("../../migrations/sqlite/0006_stats.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "system",
+        sql: include_str!("../../migrations/sqlite/0007_system.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "scene_versions",
+        sql: include_str!("../../migrations/sqlite/0008_scene_versions.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations.
@@ -74,6 +94,26 @@ pub const POSTGRES: &[Migration] = &[
         version: 4,
         name: "callbacks",
         sql: include_str!("../../migrations/postgres/0004_callbacks.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "admin",
+        sql: include_str!("../../migrations/postgres/0005_admin.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "stats",
+        sql: include_str!("../../migrations/postgres/0006_stats.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "system",
+        sql: include_str!("../../migrations/postgres/0007_system.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "scene_versions",
+        sql: include_str!("../../migrations/postgres/0008_scene_versions.sql"),
     },
 ];
 

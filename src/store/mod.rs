@@ -9,13 +9,17 @@
 //! UUID v7 (time-ordered, made by the node, unique across nodes without asking the database).
 //! The same conformance suite (`tests/store_conformance.rs`) runs on both backends.
 
+pub mod admin;
 pub mod apps;
 pub mod callbacks;
 pub mod migrations;
 pub mod postgres;
+pub mod record_search;
+pub mod scene_versions;
 pub mod sessions;
 pub mod signing_keys;
 pub mod sqlite;
+pub mod system;
 
 use std::fmt;
 use std::sync::Arc;
@@ -29,13 +33,23 @@ use uuid::Uuid;
 
 use crate::config::{Config, StoreBackend};
 
+pub use admin::{
+    AdminRole, AdminSessionRow, AdminStore, AdminUser, AdminUserId, AdminUserStatus,
+    AdminUserUpdate, AuditEntry, AuditFilter, LockoutPolicy, NewAdminUser, NewAuditEntry,
+};
 pub use apps::{App, AppId, AppStatus, AppStore, NewApp};
 pub use callbacks::{
     Attempt, AttemptNext, Callback, CallbackAttempt, CallbackStatus, CallbackStore, NewCallback,
 };
 pub use migrations::AppliedMigration;
+pub use record_search::{
+    RecordFilter, RecordListItem, RecordPage, RecordSearchStore, RollupReport, StatsDimension,
+    StatsFilter, StatsGroup,
+};
+pub use scene_versions::{SceneStatus, SceneVersion, SceneVersionStore};
 pub use sessions::{EvidencePurge, NewSession, SessionRow, SessionStore};
 pub use signing_keys::{NewSigningKey, SigningKey, SigningKeyStore};
+pub use system::SystemStore;
 
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -143,6 +157,9 @@ pub struct Scene {
     pub config: Value,
     /// Starts at 1; every update adds 1. Records keep the version they ran with.
     pub version: i64,
+    /// Whether it takes new sessions (`scene_versions.rs`).
+    #[serde(default)]
+    pub status: SceneStatus,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was last updated.
@@ -389,7 +406,18 @@ pub enum StoreError {
 /// Each area beyond tenants, scenes and records is a trait of its own (`apps.rs`, ...) with its
 /// implementation in `sqlite/<area>.rs` and `postgres/<area>.rs`.
 #[async_trait]
-pub trait Store: AppStore + SigningKeyStore + CallbackStore + SessionStore + Send + Sync {
+pub trait Store:
+    AppStore
+    + SigningKeyStore
+    + CallbackStore
+    + SessionStore
+    + RecordSearchStore
+    + SceneVersionStore
+    + SystemStore
+    + AdminStore
+    + Send
+    + Sync
+{
     /// Which backend this is.
     fn backend(&self) -> StoreBackend;
 
@@ -481,7 +509,8 @@ pub async fn open(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
 
 // The column lists both backends select and return, in the order their row readers expect.
 const TENANT_COLUMNS: &str = "id, code, name, parent_id, created_at";
-const SCENE_COLUMNS: &str = "id, tenant_id, code, name, config, version, created_at, updated_at";
+const SCENE_COLUMNS: &str =
+    "id, tenant_id, code, name, config, version, created_at, updated_at, status";
 const RECORD_COLUMNS: &str = "id, tenant_id, scene_id, scene_version, session_id, biz_id, app_id, \
      status, verdict, reasons, scores, client, created_at, finished_at";
 

@@ -367,7 +367,7 @@ impl Page {
             "resume": resume,
             "client": {
                 "user_agent": "livegate-tests",
-                "camera_label": "fake camera",
+                "camera_label": "camera2 1, facing front",
                 "track": {"width": 480, "height": 640, "frame_rate": 15}
             }
         });

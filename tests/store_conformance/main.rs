@@ -140,11 +140,16 @@ macro_rules! conformance {
     };
 }
 
+mod admin;
 mod apps;
 mod callbacks;
 mod core;
+mod record_search;
+mod scene_versions;
+mod scheduler;
 mod sessions;
 mod signing_keys;
+mod system;
 
 pub async fn migrated(fx: &Fixture) -> Arc<dyn Store> {
     let store = fx.store();

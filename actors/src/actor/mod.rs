@@ -11,6 +11,6 @@ pub use pool::{
     EngineFactory, Job, JobError, PoolConfig, PoolError, PoolHandle, PoolStats, PortraitError,
 };
 pub use session_actor::{
-    FrameRefused, SendError, SessionError, SessionHandle, SessionOptions, SessionOutcome,
-    SessionPosition, SessionStatus, StepTiming,
+    FrameRefused, SendError, SessionCues, SessionError, SessionHandle, SessionOptions,
+    SessionOutcome, SessionPosition, SessionStatus, StepTiming,
 };

@@ -138,6 +138,25 @@ pub struct PoolStats {
     pub restarts: u64,
     /// Jobs done.
     pub done: u64,
+    /// Median time a worker took over a job, over the last [`LATENCY_WINDOW`] jobs (any kind:
+    /// a frame's analysis, an embedding); `None` before the first.
+    pub p50: Option<Duration>,
+    /// 95th percentile of the same.
+    pub p95: Option<Duration>,
+}
+
+/// How many recent jobs the latency figures of [`PoolStats`] cover.
+pub const LATENCY_WINDOW: usize = 256;
+
+/// The `q` quantile (0..=1) of `samples`, nearest rank; `None` when empty.
+fn quantile(samples: &VecDeque<Duration>, q: f64) -> Option<Duration> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut sorted: Vec<Duration> = samples.iter().copied().collect();
+    sorted.sort_unstable();
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
 }
 
 /// Pool size and queue bound.
@@ -164,8 +183,8 @@ impl Default for PoolConfig {
 pub enum PoolMsg {
     /// Queue a job (or refuse it).
     Submit(Job),
-    /// A worker finished its job.
-    Idle(ActorRef<WorkerMsg>),
+    /// A worker finished its job, which took it this long.
+    Idle(ActorRef<WorkerMsg>, Duration),
     /// Report the counters.
     Stats(RpcReplyPort<PoolStats>),
 }
@@ -256,6 +275,8 @@ pub struct PoolState {
     idle: VecDeque<ActorRef<WorkerMsg>>,
     queue: VecDeque<Job>,
     stats: PoolStats,
+    /// How long the last jobs took, oldest first (at most [`LATENCY_WINDOW`]).
+    recent: VecDeque<Duration>,
 }
 
 impl PoolState {
@@ -279,6 +300,8 @@ impl PoolState {
             workers: self.workers.len(),
             idle: self.idle.len(),
             queued: self.queue.len(),
+            p50: quantile(&self.recent, 0.50),
+            p95: quantile(&self.recent, 0.95),
             ..self.stats
         }
     }
@@ -316,6 +339,7 @@ impl Actor for ModelPool {
             idle: VecDeque::new(),
             queue: VecDeque::new(),
             stats: PoolStats::default(),
+            recent: VecDeque::with_capacity(LATENCY_WINDOW),
         };
         for _ in 0..config.workers.max(1) {
             match spawn_worker(&myself, &state.factory).await {
@@ -368,8 +392,12 @@ impl Actor for ModelPool {
                     state.dispatch();
                 }
             }
-            PoolMsg::Idle(worker) => {
+            PoolMsg::Idle(worker, took) => {
                 state.stats.done += 1;
+                if state.recent.len() == LATENCY_WINDOW {
+                    state.recent.pop_front();
+                }
+                state.recent.push_back(took);
                 if state.workers.iter().any(|w| w.get_id() == worker.get_id()) {
                     state.idle.push_back(worker);
                 }
@@ -461,6 +489,7 @@ impl Actor for ModelWorker {
         WorkerMsg::Run(job): WorkerMsg,
         state: &mut WorkerState,
     ) -> Result<(), ActorProcessingErr> {
+        let started = std::time::Instant::now();
         match job {
             Job::Analyze {
                 frame,
@@ -512,7 +541,9 @@ impl Actor for ModelWorker {
                 }));
             }
         }
-        let _ = state.pool.send_message(PoolMsg::Idle(myself));
+        let _ = state
+            .pool
+            .send_message(PoolMsg::Idle(myself, started.elapsed()));
         Ok(())
     }
 }

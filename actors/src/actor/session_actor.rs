@@ -9,12 +9,14 @@
 //! leave the pipeline before sending the next, so no frame of it is dropped, and its time is the
 //! frames' presentation time only (the wall clock does not advance it).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use livegate_models::media::MediaLimits;
+use livegate_models::silent::SilentVerdict;
 use livegate_models::{Embedding, EngineError, FrameAnalysis, TrackState};
 use ractor::concurrency::JoinHandle;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
@@ -27,6 +29,7 @@ use super::quality_check::{FrameCheck, QualityCheck, QualityCheckMsg};
 use crate::actions::ActionKind;
 use crate::budget::{BudgetBreach, FrameBudget, FrameLimits};
 use crate::evidence::{EvidenceFrame, EvidencePicker};
+use crate::injection::{face_hash, replay_score, FrameTiming, SeenFrames};
 use crate::session::{
     FailReason, SessionConfig, SessionConfigError, SessionEvent, SessionLogic, Verdict,
 };
@@ -57,6 +60,12 @@ pub struct SessionOptions {
     pub frame_limits: FrameLimits,
     /// Step frames kept as evidence besides the best frame.
     pub evidence_samples: usize,
+    /// The node's recently seen face hashes (`replayed_frames`); `None`: not checked.
+    pub seen_frames: Option<Arc<SeenFrames>>,
+    /// Analyse live frames only as often as the session's step needs
+    /// ([`SessionLogic::analysis_interval_s`]); the others are acknowledged and skipped before
+    /// decoding. Recordings are always analysed frame by frame.
+    pub adaptive_rate: bool,
 }
 
 impl Default for SessionOptions {
@@ -72,6 +81,8 @@ impl Default for SessionOptions {
             tick: Duration::from_millis(200),
             frame_limits: FrameLimits::default(),
             evidence_samples: 3,
+            seen_frames: None,
+            adaptive_rate: true,
         }
     }
 }
@@ -159,7 +170,23 @@ pub struct SessionOutcome {
     pub clean_share: f32,
     /// Seconds from the first frame to the last.
     pub duration_s: f64,
+    /// The silent and injection cues.
+    pub cues: SessionCues,
 }
+
+/// What the silent and injection cues said of a session (`scores.silent`, `scores.injection`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionCues {
+    /// Silent liveness over the frames analysed.
+    pub silent: Option<SilentVerdict>,
+    /// Each injection cue that measured, by reason word: its attack score.
+    pub injection: BTreeMap<&'static str, f32>,
+    /// The colour flash's verdict, for a `colour` scene (`scores.flash`).
+    pub flash: Option<livegate_models::flash::FlashVerdict>,
+}
+
+/// Numbers the node's sessions for the seen-frames set.
+static NEXT_SESSION_KEY: AtomicU64 = AtomicU64::new(1);
 
 /// Why a frame or a hello sent to a session did not go in.
 #[derive(Debug, thiserror::Error)]
@@ -179,7 +206,8 @@ pub struct SessionStatus {
     pub frames_received: u64,
     /// Frames that went through the whole pipeline.
     pub frames_analysed: u64,
-    /// Frames replaced while waiting, or refused by a full model pool.
+    /// Frames replaced while waiting, or refused by a full model pool. (Frames skipped because
+    /// the step did not need them are in none of these counts: received minus the others.)
     pub frames_dropped: u64,
     /// Frames lost to a failure (undecodable, engine error, lost worker).
     pub frames_failed: u64,
@@ -268,6 +296,13 @@ pub enum SessionMsg {
     Status(RpcReplyPort<SessionStatus>),
     /// End the session (cancelled if not finished) and return its verdict.
     Finish(RpcReplyPort<Verdict>),
+    /// An injection cue measured outside the session (the camera the page reports).
+    InjectionCue {
+        /// Its reason.
+        reason: FailReason,
+        /// Its attack score, 0..=1.
+        score: f32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,6 +348,12 @@ pub struct SessionState {
     first_capture_ms: Option<u64>,
     evidence: EvidencePicker,
     steps: Vec<StepTiming>,
+    /// This session's number in the node's seen-frames set.
+    session_key: u64,
+    /// Frames whose face was already seen in another session.
+    replayed: usize,
+    /// The page's capture times beside the arrival times (sealed frames only).
+    timing: FrameTiming,
     clean_frames: u64,
     next_seq: u64,
     received: u64,
@@ -323,6 +364,8 @@ pub struct SessionState {
     failures_in_row: u32,
     restarts: u32,
     last_frame: Option<(f64, Instant)>,
+    /// Capture time of the last live frame taken into the pipeline (for the analysis rate).
+    last_taken_t: Option<f64>,
     last_activity: Instant,
     finished_at: Option<Instant>,
     ticker: Option<JoinHandle<()>>,
@@ -474,11 +517,29 @@ impl SessionState {
         });
     }
 
-    /// Takes a frame into the pipeline (or the waiting place).
+    /// Whether a live frame taken at `t` comes sooner after the last one taken than the session
+    /// needs: it is skipped before decoding.
+    fn not_needed(&self, t: f64) -> bool {
+        if !self.options.adaptive_rate {
+            return false;
+        }
+        let interval = self.logic.analysis_interval_s();
+        // Frames come at the page's rate with jitter: a frame a little early still counts as
+        // on time, so 10 frames a second thin to 5, not to 3.3.
+        self.last_taken_t
+            .is_some_and(|last| t >= last && t - last < interval * 0.75)
+    }
+
+    /// Takes a frame into the pipeline (or the waiting place), unless the session does not need
+    /// it.
     fn accept(&mut self, myself: &ActorRef<SessionMsg>, t: f64, bytes: Arc<Vec<u8>>) {
         self.received += 1;
         self.last_activity = Instant::now();
         self.last_frame = Some((t, Instant::now()));
+        if self.not_needed(t) {
+            return;
+        }
+        self.last_taken_t = Some(t);
         if self.in_flight.is_some() {
             if self.waiting.replace((t, bytes)).is_some() {
                 self.dropped += 1;
@@ -540,8 +601,13 @@ impl SessionState {
             return Err(breach.into());
         }
         let frame = opener.open(bytes)?;
+        self.timing.add(frame.capture_ms, Instant::now());
+        if let Some(score) = self.timing.score() {
+            self.logic.on_injection_cue(FailReason::FrameTiming, score);
+        }
         let first = *self.first_capture_ms.get_or_insert(frame.capture_ms);
         let t = frame.capture_ms.saturating_sub(first) as f64 / 1000.0;
+        self.logic.note_flash_tag(t, frame.flash);
         self.accept(myself, t, Arc::new(frame.jpeg));
         Ok(frame.seq)
     }
@@ -574,7 +640,28 @@ impl SessionState {
                 self.clean_frames as f32 / self.analysed as f32
             },
             duration_s,
+            cues: SessionCues {
+                silent: Some(self.logic.silent_verdict()),
+                injection: self.logic.injection_scores(),
+                flash: self.logic.flash_verdict().cloned(),
+            },
         })
+    }
+
+    /// Checks the frame's face against the node's recently seen faces (`replayed_frames`).
+    fn check_replayed(&mut self, frame: &RgbImage, analysis: &FrameAnalysis) {
+        let (Some(seen), Some(face)) = (self.options.seen_frames.as_ref(), analysis.main.as_ref())
+        else {
+            return;
+        };
+        let Some(hash) = face_hash(frame, &face.face) else {
+            return;
+        };
+        if seen.check_and_insert(self.session_key, hash, Instant::now()) {
+            self.replayed += 1;
+        }
+        self.logic
+            .on_injection_cue(FailReason::ReplayedFrames, replay_score(self.replayed));
     }
 
     fn status(&self) -> SessionStatus {
@@ -637,6 +724,9 @@ impl Actor for SessionActor {
             first_capture_ms: None,
             evidence,
             steps: Vec::new(),
+            session_key: NEXT_SESSION_KEY.fetch_add(1, Ordering::Relaxed),
+            replayed: 0,
+            timing: FrameTiming::default(),
             clean_frames: 0,
             next_seq: 0,
             received: 0,
@@ -647,6 +737,7 @@ impl Actor for SessionActor {
             failures_in_row: 0,
             restarts: 0,
             last_frame: None,
+            last_taken_t: None,
             last_activity: Instant::now(),
             finished_at: None,
             ticker: Some(ticker),
@@ -773,7 +864,8 @@ impl Actor for SessionActor {
                         state.track = track;
                         state.failures_in_row = 0;
                         state.analysed += 1;
-                        let ev = state.logic.on_frame(&analysis);
+                        state.check_replayed(&frame, &analysis);
+                        let ev = state.logic.on_frame_with_pixels(&analysis, Some(&frame));
                         if let (Some(face), Some(f)) = (&analysis.main, &state.in_flight) {
                             let clean = state
                                 .logic
@@ -852,6 +944,9 @@ impl Actor for SessionActor {
             SessionMsg::Tick => on_tick(&myself, state),
             SessionMsg::Status(reply) => {
                 let _ = reply.send(state.status());
+            }
+            SessionMsg::InjectionCue { reason, score } => {
+                state.logic.on_injection_cue(reason, score);
             }
             SessionMsg::Finish(reply) => {
                 let ev = state.logic.abort(FailReason::Cancelled);
@@ -1058,6 +1153,15 @@ impl SessionHandle {
         Ok(self
             .call(|reply| SessionMsg::Sealed { bytes, reply })
             .await??)
+    }
+
+    /// Reports an injection cue measured outside the session (the page's camera facts); it
+    /// fails the session at its end when at or over
+    /// [`INJECTION_ATTACK`](crate::injection::INJECTION_ATTACK).
+    pub fn report_injection(&self, reason: FailReason, score: f32) -> Result<(), SessionError> {
+        self.actor
+            .send_message(SessionMsg::InjectionCue { reason, score })
+            .map_err(|_| SessionError::Gone)
     }
 
     /// The outcome, once the session has its verdict (`None` before).

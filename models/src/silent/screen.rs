@@ -193,41 +193,30 @@ fn normalised_spectrum(grey: &[f32], n: usize) -> Vec<f32> {
     let hann: Vec<f32> = (0..n)
         .map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / n as f32).cos())
         .collect();
-    let (cos, sin): (Vec<f32>, Vec<f32>) = (0..n)
-        .map(|k| {
-            let a = std::f32::consts::TAU * k as f32 / n as f32;
-            (a.cos(), a.sin())
-        })
-        .unzip();
-    // Rows, then columns: the 2-D DFT is separable (n^3 operations, about 2 M for n = 128).
+    // The 2-D DFT's power by rows, then columns, each a radix-2 FFT (n is 64 or 128): about
+    // n^2 log2(n) operations, 20 times fewer than the direct sums this replaced, which cost a
+    // fifth of the server's CPU once sessions fed every frame to the cues (issue 7).
     let mut re = vec![0.0f32; n * n];
     let mut im = vec![0.0f32; n * n];
     for y in 0..n {
-        let row: Vec<f32> = (0..n)
-            .map(|x| (grey[y * n + x] - mean) * hann[x] * hann[y])
-            .collect();
-        for k in 0..n {
-            let (mut sr, mut si) = (0.0, 0.0);
-            for (x, v) in row.iter().enumerate() {
-                let j = (k * x) % n;
-                sr += v * cos[j];
-                si -= v * sin[j];
-            }
-            re[y * n + k] = sr;
-            im[y * n + k] = si;
+        for x in 0..n {
+            re[y * n + x] = (grey[y * n + x] - mean) * hann[x] * hann[y];
         }
     }
+    let fft = Fft::new(n);
+    for (row_re, row_im) in re.chunks_exact_mut(n).zip(im.chunks_exact_mut(n)) {
+        fft.forward(row_re, row_im);
+    }
+    let (mut col_re, mut col_im) = (vec![0.0f32; n], vec![0.0f32; n]);
     let mut power = vec![0.0f32; n * n];
     for kx in 0..n {
+        for y in 0..n {
+            col_re[y] = re[y * n + kx];
+            col_im[y] = im[y * n + kx];
+        }
+        fft.forward(&mut col_re, &mut col_im);
         for ky in 0..n {
-            let (mut sr, mut si) = (0.0, 0.0);
-            for y in 0..n {
-                let j = (ky * y) % n;
-                let (a, b) = (re[y * n + kx], im[y * n + kx]);
-                sr += a * cos[j] + b * sin[j];
-                si += b * cos[j] - a * sin[j];
-            }
-            power[ky * n + kx] = sr * sr + si * si;
+            power[ky * n + kx] = col_re[ky] * col_re[ky] + col_im[ky] * col_im[ky];
         }
     }
     let mut ring_sum = vec![0.0f32; n];
@@ -247,9 +236,91 @@ fn normalised_spectrum(grey: &[f32], n: usize) -> Vec<f32> {
     out
 }
 
+/// An in-place radix-2 complex FFT of one length (a power of two), forward (e^-i).
+struct Fft {
+    n: usize,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+}
+
+impl Fft {
+    fn new(n: usize) -> Self {
+        debug_assert!(n.is_power_of_two());
+        let (cos, sin) = (0..n / 2)
+            .map(|k| {
+                let a = std::f64::consts::TAU * k as f64 / n as f64;
+                (a.cos() as f32, a.sin() as f32)
+            })
+            .unzip();
+        Self { n, cos, sin }
+    }
+
+    fn forward(&self, re: &mut [f32], im: &mut [f32]) {
+        let n = self.n;
+        let bits = n.trailing_zeros();
+        if bits == 0 {
+            return;
+        }
+        for i in 0..n {
+            let j = i.reverse_bits() >> (usize::BITS - bits);
+            if j > i {
+                re.swap(i, j);
+                im.swap(i, j);
+            }
+        }
+        let mut len = 2;
+        while len <= n {
+            let half = len / 2;
+            let step = n / len;
+            for start in (0..n).step_by(len) {
+                for k in 0..half {
+                    let (c, s) = (self.cos[k * step], self.sin[k * step]);
+                    let (a, b) = (start + k, start + k + half);
+                    // (re + i im) * (cos - i sin)
+                    let tr = re[b] * c + im[b] * s;
+                    let ti = im[b] * c - re[b] * s;
+                    re[b] = re[a] - tr;
+                    im[b] = im[a] - ti;
+                    re[a] += tr;
+                    im[a] += ti;
+                }
+            }
+            len *= 2;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fft_gives_the_direct_dft() {
+        let n = 64;
+        let signal: Vec<f32> = (0..n)
+            .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.3 + (i as f32 * 0.7).sin())
+            .collect();
+        let (mut re, mut im) = (signal.clone(), vec![0.0f32; n]);
+        Fft::new(n).forward(&mut re, &mut im);
+        for k in 0..n {
+            let (mut sr, mut si) = (0.0f64, 0.0f64);
+            for (x, v) in signal.iter().enumerate() {
+                let a = std::f64::consts::TAU * (k * x) as f64 / n as f64;
+                sr += f64::from(*v) * a.cos();
+                si -= f64::from(*v) * a.sin();
+            }
+            assert!(
+                (f64::from(re[k]) - sr).abs() < 1e-3,
+                "re[{k}]: {} vs {sr}",
+                re[k]
+            );
+            assert!(
+                (f64::from(im[k]) - si).abs() < 1e-3,
+                "im[{k}]: {} vs {si}",
+                im[k]
+            );
+        }
+    }
 
     fn face() -> FaceBox {
         FaceBox {

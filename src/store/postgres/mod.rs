@@ -4,10 +4,14 @@
 //! 23505 (unique violation) is `Conflict` with the constraint's name, 23503 (foreign key) and
 //! 23514 (check) are `Invalid`, connection and pool failures are `Unavailable`.
 
+mod admin;
 mod apps;
 mod callbacks;
+mod record_search;
+mod scene_versions;
 mod sessions;
 mod signing_keys;
+mod system;
 
 use std::time::Duration;
 
@@ -18,6 +22,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use super::migrations::{self, AppliedMigration};
+use super::SceneVersionStore;
 use super::{
     found, now_micros, NewRecord, NewScene, NewTenant, Page, Record, RecordId, RecordOutcome,
     RecordStatus, Scene, SceneId, SceneUpdate, Store, StoreError, Tenant, TenantId, Verdict,
@@ -178,6 +183,7 @@ fn scene_row(row: &Row) -> Result<Scene, StoreError> {
         version: column(row, "version")?,
         created_at: column(row, "created_at")?,
         updated_at: column(row, "updated_at")?,
+        status: scene_versions::status_column(row)?,
     })
 }
 
@@ -329,22 +335,7 @@ impl Store for PgStore {
     }
 
     async fn create_scene(&self, tenant: TenantId, new: &NewScene) -> Result<Scene, StoreError> {
-        self.query_one(
-            &format!(
-                "INSERT INTO scenes (id, tenant_id, code, name, config, version, created_at, \
-                 updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $6) RETURNING {SCENE_COLUMNS}"
-            ),
-            &[
-                &SceneId::new().0,
-                &tenant.0,
-                &new.code,
-                &new.name,
-                &new.config,
-                &now_micros(),
-            ],
-            scene_row,
-        )
-        .await
+        self.create_scene_by(tenant, new, None).await
     }
 
     async fn scene(&self, tenant: TenantId, id: SceneId) -> Result<Scene, StoreError> {
@@ -376,37 +367,7 @@ impl Store for PgStore {
         code: &str,
         update: &SceneUpdate,
     ) -> Result<Scene, StoreError> {
-        // One statement: the version check and the increment cannot interleave with another
-        // update.
-        let updated = self
-            .query_opt(
-                &format!(
-                    "UPDATE scenes SET name = COALESCE($3::text, name), \
-                     config = COALESCE($4::jsonb, config), version = version + 1, updated_at = $5 \
-                     WHERE tenant_id = $1 AND code = $2 AND ($6::bigint IS NULL OR version = $6) \
-                     RETURNING {SCENE_COLUMNS}"
-                ),
-                &[
-                    &tenant.0,
-                    &code,
-                    &update.name,
-                    &update.config,
-                    &now_micros(),
-                    &update.expected_version,
-                ],
-                scene_row,
-            )
-            .await?;
-        match updated {
-            Some(scene) => Ok(scene),
-            None => {
-                // Either there is no such scene, or its version moved on.
-                self.scene_by_code(tenant, code).await?;
-                Err(StoreError::Conflict {
-                    constraint: "scenes_version".into(),
-                })
-            }
-        }
+        self.update_scene_by(tenant, code, update, None).await
     }
 
     async fn insert_record(&self, tenant: TenantId, new: &NewRecord) -> Result<Record, StoreError> {

@@ -4,10 +4,14 @@
 //! disk never stalls the async runtime. One writer is what SQLite allows anyway; WAL lets other
 //! processes (a backup, the `sqlite3` shell) read meanwhile.
 
+mod admin;
 mod apps;
 mod callbacks;
+mod record_search;
+mod scene_versions;
 mod sessions;
 mod signing_keys;
+mod system;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -19,6 +23,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::migrations::{self, AppliedMigration};
+use super::SceneVersionStore;
 use super::{
     found, now_micros, NewRecord, NewScene, NewTenant, Page, Record, RecordId, RecordOutcome,
     RecordStatus, Scene, SceneId, SceneUpdate, Store, StoreError, Tenant, TenantId, Verdict,
@@ -222,6 +227,7 @@ fn scene_row(row: &Row<'_>) -> rusqlite::Result<Scene> {
         version: row.get(5)?,
         created_at: get_time(row, 6)?,
         updated_at: get_time(row, 7)?,
+        status: scene_versions::get_status(row, 8)?,
     })
 }
 
@@ -451,36 +457,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_scene(&self, tenant: TenantId, new: &NewScene) -> Result<Scene, StoreError> {
-        let now = now_micros();
-        let scene = Scene {
-            id: SceneId::new(),
-            tenant_id: tenant,
-            code: new.code.clone(),
-            name: new.name.clone(),
-            config: new.config.clone(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
-        self.call(move |conn| {
-            conn.execute(
-                "INSERT INTO scenes (id, tenant_id, code, name, config, version, created_at, \
-                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    scene.id.to_string(),
-                    scene.tenant_id.to_string(),
-                    scene.code,
-                    scene.name,
-                    json_text(&scene.config),
-                    scene.version,
-                    text_time(scene.created_at),
-                    text_time(scene.updated_at)
-                ],
-            )
-            .map_err(map_err)?;
-            Ok(scene)
-        })
-        .await
+        self.create_scene_by(tenant, new, None).await
     }
 
     async fn scene(&self, tenant: TenantId, id: SceneId) -> Result<Scene, StoreError> {
@@ -525,37 +502,7 @@ impl Store for SqliteStore {
         code: &str,
         update: &SceneUpdate,
     ) -> Result<Scene, StoreError> {
-        let code = code.to_owned();
-        let update = update.clone();
-        self.call(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_err)?;
-            let current = scene_by_code(&tx, tenant, &code)?;
-            if let Some(expected) = update.expected_version {
-                if expected != current.version {
-                    return Err(StoreError::Conflict {
-                        constraint: "scenes_version".into(),
-                    });
-                }
-            }
-            tx.execute(
-                "UPDATE scenes SET name = ?1, config = ?2, version = version + 1, updated_at = ?3 \
-                 WHERE tenant_id = ?4 AND id = ?5",
-                params![
-                    update.name.as_ref().unwrap_or(&current.name),
-                    json_text(update.config.as_ref().unwrap_or(&current.config)),
-                    text_time(now_micros()),
-                    tenant.to_string(),
-                    current.id.to_string()
-                ],
-            )
-            .map_err(map_err)?;
-            let scene = scene_by_code(&tx, tenant, &code)?;
-            tx.commit().map_err(map_err)?;
-            Ok(scene)
-        })
-        .await
+        self.update_scene_by(tenant, code, update, None).await
     }
 
     async fn insert_record(&self, tenant: TenantId, new: &NewRecord) -> Result<Record, StoreError> {

@@ -52,6 +52,8 @@ function serverEnv(dataDir: string, port: number, extra: NodeJS.ProcessEnv): Nod
     LIVEGATE_SERVER__H5_DIR: DIST,
     LIVEGATE_SERVER__PUBLIC_URL: `http://127.0.0.1:${port}`,
     LIVEGATE_LOG__LEVEL: process.env.LIVEGATE_E2E_LOG ?? 'info',
+    // Chromium's fake camera names itself a fake device; this rig knows it is the test camera.
+    LIVEGATE_ENGINE__TRUSTED_CAMERA_LABELS: '["fake_device_0"]',
     ...extra,
   };
 }

@@ -9,7 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fromBase64Url, toBase64Url } from '../src/protocol/bytes';
-import type { RecordingOffer } from '../src/protocol/messages';
+import type { Fallback, RecordingOffer } from '../src/protocol/messages';
 import { deriveKeys, keyPair, openFrame } from '../src/protocol/seal';
 import { RecordingDesk, type DeskScript } from './recording-desk';
 
@@ -24,6 +24,8 @@ export interface OpenedFrame {
   jpeg: boolean;
   width: number;
   height: number;
+  /** the header's `flash` byte: the colour step on screen at capture (0 = none) */
+  flash: number;
 }
 
 export interface Hello {
@@ -55,10 +57,14 @@ export interface Script {
   ackDelayMs?: number;
   /** the challenge's `recording` (absent: an older server without the fallback) */
   recording?: RecordingOffer;
+  /** the challenge's `fallback` (absent: a server before the scene's fallback rules) */
+  fallback?: Fallback;
   /** how the recorded-video endpoints behave (cuts, 422, the verdict) */
   desk?: DeskScript;
   /** refuse every WebSocket upgrade (a proxy that blocks WebSockets) */
   refuseWs?: boolean;
+  /** a colour scene: the challenge's `flash` steps, and the frame count at which to send `flash` */
+  flash?: { steps: { tag: number; colour: string; rgb: string; ms: number }[]; at: number };
 }
 
 export class MockServer {
@@ -158,6 +164,8 @@ export class MockServer {
         ws_path: `/h5/v1/sessions/${this.sid}/ws`,
         ...(fin ? { result: fin } : {}),
         ...(this.script.recording ? { recording: this.script.recording } : {}),
+        ...(this.script.fallback ? { fallback: this.script.fallback } : {}),
+        ...(this.script.flash ? { flash: { steps: this.script.flash.steps } } : {}),
       };
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
       return;
@@ -248,7 +256,7 @@ export class MockServer {
           this.lastCapture = opened.captureMs;
           const jpeg = opened.plaintext;
           const size = jpegSize(jpeg);
-          this.frames.push({ conn, seq: opened.seq, captureMs: opened.captureMs, bytes: jpeg.length, jpeg: jpeg[0] === 0xff && jpeg[1] === 0xd8, ...size });
+          this.frames.push({ conn, seq: opened.seq, captureMs: opened.captureMs, bytes: jpeg.length, jpeg: jpeg[0] === 0xff && jpeg[1] === 0xd8, ...size, flash: opened.flash });
           const seq = Number(opened.seq);
           this.maxUnacked = Math.max(this.maxUnacked, this.frames.length - this.acksSent);
           const ack = () => {
@@ -274,6 +282,7 @@ export class MockServer {
       return;
     }
     if (s.closeWith && n >= s.closeWith.at) return closeWith(s.closeWith.code, s.closeWith.reason);
+    if (s.flash && s.flash.at === n) send({ type: 'flash', text: '请保持不动，脸靠近屏幕' });
     if (s.promptAt === n) send({ type: 'prompt', code: 'TOO_FAR', text: '请靠近一点' });
     if (s.promptAt !== undefined && n === s.promptAt + 3) send({ type: 'prompt', code: null, text: '' });
     if (n === 3 && this.done === 0 && steps[0]) send({ type: 'step', ...steps[0], done: 0, total: steps.length });

@@ -139,6 +139,22 @@ describe.skipIf(skip !== null)('video mode against the mock server', () => {
     expect(clip.bytes.length).toBeGreaterThan(5_000);
   });
 
+  it("the scene's fallback triggers rule: two failed connections step down, a missing camera does not", async () => {
+    const triggers = { missing_capability: false, failures: 2, poor_network: false };
+    const { page, mock } = await open({ recording: OFFER, refuseWs: true, fallback: { order: ['action', 'recording'], triggers } });
+    await waitState(page, 'consent');
+    await page.click('#start-button');
+    await waitState(page, 'video', 20_000);
+    expect(mock.upgrades).toBe(2);
+    await page.context().close();
+    await mock.close();
+    // No step down on a missing capability: the page explains instead of offering a recording.
+    const second = await open({ recording: OFFER, fallback: { order: ['action', 'recording'], triggers } }, { noCamera: true });
+    await waitState(second.page, 'error');
+    expect(await second.page.locator('body').getAttribute('data-detail')).toBe('no_camera_api');
+    expect(second.mock.desk.log).toEqual([]);
+  });
+
   it('without recording enabled the page keeps its old message', async () => {
     const { page, mock } = await open({}, { noCamera: true });
     await waitState(page, 'error');

@@ -1,9 +1,11 @@
 // The H5 capture page: link → challenge → capability check → consent → camera → sealed frames
 // over one WebSocket → prompts and steps → result → back to the integrator (docs/h5-protocol.md).
 
+import { FLASH_LEAD_MS, FlashPlayer, flashOverlay, parseFlashPlan } from './flash';
 import { forgetKey, restoreKey, saveKey } from './keystore';
 import './style.css';
 import { FrameGrabber, clientFacts, openCamera, playVideo, stopCamera } from './capture';
+import { failuresBeforeStepDown, recordingStep, stepsDownOnMissingCapability, stepsDownOnNetwork } from './fallback';
 import { texts, type TextKey } from './i18n';
 import {
   cameraProblem,
@@ -164,11 +166,17 @@ async function main(): Promise<void> {
   if (tooOld) problem = 'open_in_browser';
   if (problem) {
     // Without real time, a recorded clip may do (but nothing can be sealed without random numbers).
-    if (recordingOffer(challenge) && problem !== 'no_crypto') {
+    if (stepsDownOnMissingCapability(challenge) && problem !== 'no_crypto') {
       videoMode(link, challenge, env.hasGetUserMedia && !tooOld);
       return;
     }
     showProblem('error', problem, say(problem));
+    return;
+  }
+  // A 2G line cannot carry real-time frames: the scene may ask for a recorded clip at once.
+  const network = (navigator as Navigator & { connection?: { effectiveType?: string } }).connection?.effectiveType;
+  if (stepsDownOnNetwork(challenge, network)) {
+    videoMode(link, challenge, env.hasGetUserMedia);
     return;
   }
 
@@ -177,9 +185,10 @@ async function main(): Promise<void> {
   els.start.onclick = () => void start(link, challenge, platform);
 }
 
-/** Whether the recorded-video fallback may run for this session (the scene allows it). */
+/** Whether the recorded-video fallback may run for this session (the scene allows it and its
+ * fallback order lists it). */
 function recordingOffer(challenge: Challenge) {
-  return challenge.recording?.enabled ? challenge.recording : null;
+  return recordingStep(challenge);
 }
 
 /** Recorded-video mode, when real time cannot run here (docs/h5-protocol.md §7). */
@@ -205,7 +214,7 @@ async function start(link: LinkParams, challenge: Challenge, platform: Platform)
     const retry = () => void start(link, challenge, platform);
     // The page may not use the camera (a WebView that blocks it, a refusal), but the phone's own
     // camera app usually still can: offer a recorded video when the scene takes one.
-    const recordInstead = recordingOffer(challenge) ? () => videoMode(link, challenge, false) : undefined;
+    const recordInstead = stepsDownOnMissingCapability(challenge) ? () => videoMode(link, challenge, false) : undefined;
     if (kind === 'camera_denied') {
       showProblem('camera_denied', name, T.camera_denied, { help: say(denyHelpKey(platform)), retry, recordInstead });
     } else {
@@ -238,6 +247,9 @@ async function start(link: LinkParams, challenge: Challenge, platform: Platform)
     return;
   }
   const sealer = new FrameSealer(keys.c2s, challenge.session_id);
+  // A colour scene: the server says when to flash (`flash` message); frames carry the tag.
+  const flashSteps = parseFlashPlan((challenge as { flash?: unknown }).flash);
+  const flash = flashSteps ? new FlashPlayer(flashOverlay(), flashSteps) : null;
   const grabber = new FrameGrabber(video, challenge.capture.width, challenge.capture.height, challenge.capture.jpeg_quality);
   let rate: RateState = initialRate(challenge.capture.min_fps, challenge.capture.max_fps, challenge.limits?.max_fps);
   const maxFrameBytes = challenge.limits?.max_frame_bytes ?? Infinity;
@@ -298,7 +310,19 @@ async function start(link: LinkParams, challenge: Challenge, platform: Platform)
         els.stepText.textContent = T.hold_still;
         renderProgress(T.step_of(1, Math.max(1, currentTotal)), 0, currentTotal, null);
         break;
+      case 'flash':
+        // Hold still, close to the screen, while the colours play.
+        els.stepText.textContent = msg.text;
+        // A moment to come close before the first colour; the frames meanwhile are the baseline.
+        setTimeout(() => {
+          if (finished) return;
+          flash?.start(() => {
+            els.stepText.textContent = T.hold_still;
+          });
+        }, FLASH_LEAD_MS);
+        break;
       case 'result':
+        flash?.stop();
         finish(msg);
         break;
       case 'error':
@@ -343,8 +367,9 @@ async function start(link: LinkParams, challenge: Challenge, platform: Platform)
     },
   });
   conn.awaiting = () => rate.inFlight.size > 0;
-  // Three sockets in a row that never got going hand over to the recorded video, when allowed.
-  if (recordingOffer(challenge)) conn.giveUpAfter = 3;
+  // Sockets in a row that never got going (the scene's `fallback.triggers.failures`, 3 by default)
+  // hand over to the recorded video, when allowed.
+  conn.giveUpAfter = failuresBeforeStepDown(challenge);
   conn.resumeFirst = kept !== undefined;
 
   const schedule = (ms: number) => {
@@ -367,6 +392,7 @@ async function start(link: LinkParams, challenge: Challenge, platform: Platform)
     if (!canSend(rate, now)) return schedule(waitMs(rate, now));
     grabbing = true;
     const captureMs = Date.now();
+    const flashTag = flash?.currentTag() ?? 0;
     let jpeg: Uint8Array | null = null;
     try {
       jpeg = await grabber.grab();
@@ -379,7 +405,7 @@ async function start(link: LinkParams, challenge: Challenge, platform: Platform)
       grabber.quality = Math.max(0.3, grabber.quality - 0.1);
       return schedule(0);
     }
-    const { seq, frame } = sealer.seal(jpeg, captureMs, 0);
+    const { seq, frame } = sealer.seal(jpeg, captureMs, flashTag);
     if (conn.send(frame)) {
       rate = onSent(rate, seq, performance.now());
       stalled = false;

@@ -42,6 +42,20 @@ export interface RecordingOffer {
   chunk_bytes: number;
 }
 
+/** The challenge's `fallback`: the methods the page may use, in order, and what makes it step down. */
+export interface Fallback {
+  /** `action` (real time), `recording` (a recorded clip, §7), in the order the page steps down */
+  order: string[];
+  triggers: {
+    /** step down when the device cannot run the method (no camera access, no WebSocket, old WebView) */
+    missing_capability: boolean;
+    /** step down after this many connections in a row fail before `ready` */
+    failures: number;
+    /** step down before real time when the browser reports a 2G network */
+    poor_network: boolean;
+  };
+}
+
 export interface Challenge {
   session_id: string;
   status: 'pending' | 'running' | 'finished';
@@ -57,6 +71,8 @@ export interface Challenge {
   result?: PageResult;
   /** absent from servers without the fallback: the page then never offers it */
   recording?: RecordingOffer;
+  /** absent from servers before the rule: `fallbackOf` gives what the page did then */
+  fallback?: Fallback;
 }
 
 /** The one error body of the HTTP API. */
@@ -109,13 +125,18 @@ export interface RetryMsg {
 export interface ResultMsg extends PageResult {
   type: 'result';
 }
+/** The face has settled: flash the challenge's colour sequence now (colour scenes). */
+export interface FlashMsg {
+  type: 'flash';
+  text: string;
+}
 export interface ErrorMsg {
   type: 'error';
   code: number;
   reason: string;
 }
 
-export type ServerMessage = ReadyMsg | AckMsg | PromptMsg | StepMsg | StepPassedMsg | RetryMsg | ResultMsg | ErrorMsg;
+export type ServerMessage = ReadyMsg | AckMsg | PromptMsg | StepMsg | StepPassedMsg | RetryMsg | ResultMsg | ErrorMsg | FlashMsg;
 
 export interface ClientFacts {
   user_agent?: string;
@@ -183,6 +204,8 @@ export function parseServerMessage(text: string): ServerMessage | null {
       };
     case 'result':
       return isResult(v) ? { type: 'result', ...normaliseResult(v) } : null;
+    case 'flash':
+      return { type: 'flash', text: isStr(v.text) ? v.text : '' };
     case 'error':
       return isNum(v.code) ? { type: 'error', code: v.code, reason: isStr(v.reason) ? v.reason : '' } : null;
     default:
@@ -211,8 +234,9 @@ export function parseChallenge(v: unknown): Challenge | null {
   if (!isStr(v.session_id) || !isStr(v.server_key) || !isStr(v.ws_path) || !Array.isArray(v.suites)) return null;
   if (!isObj(c) || !isNum(c.width) || !isNum(c.height) || !isNum(c.min_fps) || !isNum(c.max_fps)) return null;
   const status = v.status === 'running' || v.status === 'finished' ? v.status : 'pending';
-  const { recording: rawRecording, ...ch } = v as unknown as Challenge;
+  const { recording: rawRecording, fallback: rawFallback, ...ch } = v as unknown as Challenge;
   const recording = parseRecording(rawRecording);
+  const fallback = parseFallback(rawFallback);
   return {
     ...ch,
     status,
@@ -220,6 +244,19 @@ export function parseChallenge(v: unknown): Challenge | null {
     capture: { ...ch.capture, jpeg_quality: isNum(c.jpeg_quality) ? c.jpeg_quality : 0.8 },
     ...(isResult(v.result) ? { result: normaliseResult(v.result) } : {}),
     ...(recording ? { recording } : {}),
+    ...(fallback ? { fallback } : {}),
+  };
+}
+
+/** The challenge's `fallback`, when it is complete and sane; null otherwise (the page's old ways). */
+export function parseFallback(v: unknown): Fallback | null {
+  if (!isObj(v) || !Array.isArray(v.order) || !v.order.every(isStr) || !isObj(v.triggers)) return null;
+  const t = v.triggers;
+  if (typeof t.missing_capability !== 'boolean' || typeof t.poor_network !== 'boolean') return null;
+  if (!isNum(t.failures) || !Number.isInteger(t.failures) || t.failures < 1) return null;
+  return {
+    order: [...v.order],
+    triggers: { missing_capability: t.missing_capability, failures: t.failures, poor_network: t.poor_network },
   };
 }
 
