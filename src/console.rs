@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use actix_web::http::header;
 use actix_web::{guard, web, HttpResponse};
-use serde_json::json;
 
+use crate::built_files::{is_file_name, BuiltFile};
 use crate::error::{ApiError, ErrorCode};
 
 /// Where the built console is served from (`server.console_dir`).
@@ -78,16 +78,7 @@ enum Target {
 }
 
 fn target(name: &str) -> Target {
-    let safe = !name.is_empty()
-        && name.split('/').all(|part| {
-            !part.is_empty()
-                && part != ".."
-                && part != "."
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        });
-    if safe {
+    if is_file_name(name) {
         Target::File
     } else if is_client_route(name) {
         Target::ClientRoute
@@ -103,56 +94,13 @@ fn is_client_route(name: &str) -> bool {
     !name.starts_with("assets/") && !last.contains('.') && !name.split('/').any(|p| p == "..")
 }
 
-/// Serves one file of the build; `name` has been checked to stay inside the folder.
+/// Serves one file of the build.
 async fn serve(dir: &ConsoleDir, name: &str) -> Result<HttpResponse, ApiError> {
-    let path = dir.0.join(name);
-    let bytes = match tokio::fs::read(&path).await {
-        Ok(bytes) => bytes,
-        Err(err)
-            if err.kind() == std::io::ErrorKind::NotFound
-                || err.kind() == std::io::ErrorKind::IsADirectory =>
-        {
-            if name == "index.html" {
-                return Err(ApiError::new(ErrorCode::Unavailable).with_detail(json!({
-                    "reason": format!("the console is not built in {}: run scripts/setup", dir.0.display())
-                })));
-            }
-            return Err(ApiError::new(ErrorCode::NotFound));
-        }
-        Err(err) => {
-            return Err(ApiError::internal(format!(
-                "reading {}: {err}",
-                path.display()
-            )))
-        }
-    };
-    let content_type = match name.rsplit('.').next() {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js") => "text/javascript; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        Some("json") => "application/json",
-        Some("ico") => "image/x-icon",
-        Some("woff2") => "font/woff2",
-        Some("woff") => "font/woff",
-        Some("ttf") => "font/ttf",
-        _ => "application/octet-stream",
-    };
-    // Built assets carry a content hash in their names; index.html must always be fresh.
-    let cache = if name.starts_with("assets/") {
-        "public, max-age=31536000, immutable"
-    } else {
-        "no-cache"
-    };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, content_type))
-        .insert_header((header::CACHE_CONTROL, cache))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .insert_header(("X-Frame-Options", "DENY"))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header(("Content-Security-Policy", CSP))
-        .body(bytes))
+    let file = BuiltFile::read(&dir.0, "the console", name).await?;
+    Ok(file.respond(&[
+        ("X-Frame-Options", "DENY"),
+        ("Content-Security-Policy", CSP),
+    ]))
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! - `analyze.rs`: `livegate analyze`, the engine over a video or an image as JSON lines.
 //! - `attacks/`: `livegate attacks`, the attack battery (a stager per species, played to
 //!   session actors; APCER / BPCER table, `docs/attacks.md`).
+//! - `built_files.rs`: a front end's build folder over HTTP (safe names, types, caching), for
+//!   `h5/` and `console.rs`.
 //! - `compare.rs`: `livegate compare A B`, the built-in 1:1 comparator as one JSON line.
 //! - `compare_service/`: the adapter to a union's own compare service over HTTP (a scene's
 //!   `compare.http`: body template, auth, retries, circuit breaker).
@@ -41,6 +43,7 @@
 pub mod admin;
 pub mod analyze;
 pub mod attacks;
+pub mod built_files;
 pub mod callbacks;
 pub mod cli;
 pub mod commands;

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::built_files::BuiltFile;
 use crate::error::{ApiError, ErrorCode};
 use crate::sessions::{Connection, SessionService};
 
@@ -147,62 +148,11 @@ async fn page_file(
     serve_file(&dir, &path).await
 }
 
-/// Serves one file of the built page; names are checked so nothing outside the folder is read.
+/// The H5 page's Content-Security-Policy: banks' apps frame it, so any ancestor may.
+const PAGE_CSP: &str = "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; frame-ancestors *";
+
+/// Serves one file of the built page.
 async fn serve_file(dir: &PageDir, name: &str) -> Result<HttpResponse, ApiError> {
-    let safe = !name.is_empty()
-        && name.split('/').all(|part| {
-            !part.is_empty()
-                && part != ".."
-                && part != "."
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        });
-    if !safe {
-        return Err(ApiError::new(ErrorCode::NotFound));
-    }
-    let path = dir.0.join(name);
-    let bytes = match tokio::fs::read(&path).await {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            if name == "index.html" {
-                return Err(ApiError::new(ErrorCode::Unavailable).with_detail(json!({
-                    "reason": format!("the H5 page is not built in {}: run scripts/setup", dir.0.display())
-                })));
-            }
-            return Err(ApiError::new(ErrorCode::NotFound));
-        }
-        Err(err) => {
-            return Err(ApiError::internal(format!(
-                "reading {}: {err}",
-                path.display()
-            )))
-        }
-    };
-    let content_type = match name.rsplit('.').next() {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js") => "text/javascript; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        Some("json") => "application/json",
-        Some("ico") => "image/x-icon",
-        _ => "application/octet-stream",
-    };
-    // Built assets carry a content hash in their names; the page itself must always be fresh.
-    let cache = if name.starts_with("assets/") {
-        "public, max-age=31536000, immutable"
-    } else {
-        "no-cache"
-    };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, content_type))
-        .insert_header((header::CACHE_CONTROL, cache))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; frame-ancestors *",
-        ))
-        .body(bytes))
+    let file = BuiltFile::read(&dir.0, "the H5 page", name).await?;
+    Ok(file.respond(&[("Content-Security-Policy", PAGE_CSP)]))
 }
