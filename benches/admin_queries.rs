@@ -9,9 +9,11 @@
 //! `LIVEGATE_BENCH_RECORDS` records (default 1,000,000) and their sessions over 90 days: 3 banks
 //! under the default tenant, 4 scenes and 3 apps each, 85 % pass, 10 % fail (a realistic mix of
 //! reasons), 2 % inconclusive, 3 % expired, latencies of 2 to 70 s. Then it runs the roll-up
-//! (`stats::rollup_recent`, as the `stats_rollup` job does), and times each console query 20
-//! times through the store and `livegate::stats`, as the admin API calls them: p50 and p95 in a
-//! table, then one JSON line.
+//! (`stats::rollup_recent`, as the `stats_rollup` job does), checks that the series by day (summed
+//! in the database) equals the hourly series folded into days, and times each console query 20
+//! times through the store and `livegate::stats`, as the admin API calls them (lists, the
+//! detail's store calls, statistics over 30 and 90 days): p50 and p95 in a table, then one JSON
+//! line. Figures and what they taught: docs/performance.md.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +22,7 @@ use chrono::{TimeDelta, Utc};
 use livegate::stats::{self, Bucket};
 use livegate::store::postgres::PgStore;
 use livegate::store::record_search::{RecordFilter, StatsDimension, StatsFilter};
-use livegate::store::{NewScene, NewTenant, Page, Store, TenantId, Verdict};
+use livegate::store::{NewScene, NewTenant, Page, RecordId, Store, TenantId, Verdict};
 use serde_json::json;
 
 const RUNS: usize = 20;
@@ -143,19 +145,48 @@ async fn run(
         from: now - TimeDelta::days(90),
         ..week.clone()
     };
+    // A root administrator's list: the whole subtree (4 tenants), last 7 days.
+    let subtree = RecordFilter {
+        tenants: everyone.clone(),
+        ..week.clone()
+    };
+    // A record of the bank from 45 days ago, opened the way the detail page opens it.
+    let detail_id: uuid::Uuid = admin
+        .query_one(
+            &format!(
+                "SELECT id FROM {schema}.records WHERE tenant_id = $1 \
+                 AND created_at < now() - interval '45 days' LIMIT 1"
+            ),
+            &[&bank.0],
+        )
+        .await?
+        .get(0);
     let month = stats::hours(StatsFilter {
-        tenants: everyone,
+        tenants: everyone.clone(),
         from: now - TimeDelta::days(30),
         to: now,
         scene_code: None,
         app_id: None,
     });
 
+    // The whole seeded range: the longest a console user is likely to chart.
+    let quarter = stats::hours(StatsFilter {
+        from: now - TimeDelta::days(90),
+        ..month.clone()
+    });
     let mut rows = Vec::new();
     let store: &dyn Store = store.as_ref();
+    check_days(store, &month).await?;
     rows.push(
         time("records list, first page (7 days)", || async {
             let page = store.search_records(&week, Page::first(20)).await?;
+            Ok(page.items.len())
+        })
+        .await?,
+    );
+    rows.push(
+        time("records, whole subtree (4 tenants), 7 days", || async {
+            let page = store.search_records(&subtree, Page::first(20)).await?;
             Ok(page.items.len())
         })
         .await?,
@@ -175,6 +206,26 @@ async fn run(
         .await?,
     );
     rows.push(
+        time(
+            "record detail (record, scene, session, callbacks)",
+            || async {
+                // The store calls of `GET /records/{id}` (src/admin/records.rs), evidence aside.
+                let record = store
+                    .record_in_scope(&everyone, RecordId(detail_id))
+                    .await?;
+                store.scene(record.tenant_id, record.scene_id).await?;
+                store
+                    .session_of_tenant(record.tenant_id, record.session_id)
+                    .await?;
+                let callbacks = store
+                    .callbacks_of_record(record.tenant_id, record.id)
+                    .await?;
+                Ok(1 + callbacks.len())
+            },
+        )
+        .await?,
+    );
+    rows.push(
         time("stats summary, 30 days", || async {
             let summary = stats::summary(store, &month).await?;
             Ok(summary.total as usize)
@@ -190,6 +241,14 @@ async fn run(
         .await?,
     );
     rows.push(
+        time("stats series by day by scene, 90 days", || async {
+            let series =
+                stats::series(store, &quarter, Bucket::Day, Some(StatsDimension::Scene), 8).await?;
+            Ok(series.series.len())
+        })
+        .await?,
+    );
+    rows.push(
         time("stats reasons, 30 days", || async {
             let reasons = stats::reasons(store, &month).await?;
             Ok(reasons.reasons.len())
@@ -199,7 +258,7 @@ async fn run(
 
     println!();
     println!(
-        "{:<42} {:>9} {:>9} {:>9}",
+        "{:<50} {:>9} {:>9} {:>9}",
         format!("query (PostgreSQL, {records} records)"),
         "p50 ms",
         "p95 ms",
@@ -207,7 +266,7 @@ async fn run(
     );
     for row in &rows {
         println!(
-            "{:<42} {:>9.1} {:>9.1} {:>9}",
+            "{:<50} {:>9.1} {:>9.1} {:>9}",
             row.name, row.p50_ms, row.p95_ms, row.rows
         );
     }
@@ -232,6 +291,51 @@ async fn run(
             "target_ms": TARGET_MS,
             "within_target": worst <= TARGET_MS,
         })
+    );
+    Ok(())
+}
+
+/// The series by day (summed into days in the database) equals the hourly series folded into
+/// the same days (UTC+8) here: lines, totals, passes and fails.
+async fn check_days(store: &dyn Store, filter: &StatsFilter) -> Result<(), BoxError> {
+    let by = Some(StatsDimension::Scene);
+    let days = stats::series(store, filter, Bucket::Day, by, 8).await?;
+    let hours = stats::series(store, filter, Bucket::Hour, by, 8).await?;
+    let offset = TimeDelta::hours(8);
+    for line in &days.series {
+        let Some(hourly) = hours.series.iter().find(|l| l.key == line.key) else {
+            return Err(format!("no hourly line {}", line.key).into());
+        };
+        let mut folded = vec![(0, 0, 0); days.buckets.len()];
+        for (at, hour) in hours.buckets.iter().enumerate() {
+            let local = *hour + offset;
+            let day = local - TimeDelta::hours(i64::from(chrono::Timelike::hour(&local))) - offset;
+            let Some(index) = days.buckets.iter().position(|d| *d == day) else {
+                continue;
+            };
+            folded[index].0 += hourly.total[at];
+            folded[index].1 += hourly.pass[at];
+            folded[index].2 += hourly.fail[at];
+        }
+        for (index, (total, pass, fail)) in folded.into_iter().enumerate() {
+            if (total, pass, fail) != (line.total[index], line.pass[index], line.fail[index]) {
+                return Err(format!(
+                    "{} on {}: by day {:?}, hours folded {:?}",
+                    line.key,
+                    days.buckets[index],
+                    (line.total[index], line.pass[index], line.fail[index]),
+                    (total, pass, fail)
+                )
+                .into());
+            }
+        }
+    }
+    if days.series.len() != hours.series.len() {
+        return Err("the series by day and by hour have different lines".into());
+    }
+    eprintln!(
+        "series by day = hourly series folded into days ({} lines)",
+        days.series.len()
     );
     Ok(())
 }

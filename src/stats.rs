@@ -6,6 +6,10 @@
 //! summary / series / reasons ◀── roll-ups before the watermark + records from it on
 //! ```
 //!
+//! The watermark never passes an hour that still holds a record pending or running (a link sent
+//! at 10:50 and used at 11:10): that hour stays live, so a session that just ended counts at
+//! once, with its verdict, whichever hour its link was made in.
+//!
 //! Answers cover whole UTC hours: `from` is rounded down and `to` up to the hour. Latency is
 //! `finished_at − created_at` of the records that ended; p50/p95 are estimated from a
 //! histogram (`store::record_search::LATENCY_BOUNDS_MS`), exact to the bucket.
@@ -18,7 +22,9 @@ use serde::Serialize;
 use crate::store::record_search::{
     ceil_hour, floor_hour, LatencyHistogram, ReasonCount, StatsDimension, StatsFilter, StatsGroup,
 };
-use crate::store::{RollupReport, Store, StoreError, Verdict};
+use crate::store::{
+    Page, RecordFilter, RecordStatus, RollupReport, Store, StoreError, TenantId, Verdict,
+};
 
 /// How far back every roll-up recomputes: a record's verdict can still change until its link
 /// has expired and the expiry sweep has run, which is well within a day.
@@ -28,7 +34,8 @@ pub const RECOMPUTE_WINDOW: TimeDelta = TimeDelta::hours(26);
 pub const ROLLUP_JOB: &str = "stats_rollup";
 
 /// Rolls up every whole hour not rolled yet, and recomputes the last [`RECOMPUTE_WINDOW`]:
-/// what the `stats_rollup` job runs (hourly). Idempotent.
+/// what the `stats_rollup` job runs (hourly). Idempotent. Stops before the first hour of the
+/// window that holds a record not ended yet (see [`first_open_hour`]).
 pub async fn rollup_recent(store: &dyn Store) -> Result<RollupReport, StoreError> {
     let now = Utc::now();
     let since = match store.stats_rolled_until().await? {
@@ -36,7 +43,65 @@ pub async fn rollup_recent(store: &dyn Store) -> Result<RollupReport, StoreError
         // Never rolled: from the beginning (the roll-up itself finds the oldest record).
         None => DateTime::<Utc>::UNIX_EPOCH,
     };
-    store.rollup_stats(since, now).await
+    let scan_from = since.max(now - RECOMPUTE_WINDOW);
+    let until = first_open_hour(store, scan_from, now).await?.unwrap_or(now);
+    store.rollup_stats(since, until).await
+}
+
+/// The first whole hour from `from` (rounded down) to the current hour that holds a record
+/// still pending or running, if any. Its outcome is still to come: rolling its hour now would
+/// freeze that record without a verdict until the next hourly run, so the roll-up stops there
+/// and answers keep reading that hour from the records. Cheap: one indexed look-up per status
+/// over the window, and only when one is open, one per hour until the first.
+pub async fn first_open_hour(
+    store: &dyn Store,
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let tenants: Vec<TenantId> = store
+        .list_tenants()
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    if tenants.is_empty() {
+        return Ok(None);
+    }
+    let (start, end) = (floor_hour(from), floor_hour(now));
+    let open_in = |from: DateTime<Utc>, to: DateTime<Utc>| {
+        let tenants = tenants.clone();
+        async move {
+            for status in [RecordStatus::Pending, RecordStatus::Running] {
+                let filter = RecordFilter {
+                    tenants: tenants.clone(),
+                    from,
+                    to,
+                    status: Some(status),
+                    ..RecordFilter::default()
+                };
+                let page = Page {
+                    offset: 0,
+                    limit: 1,
+                };
+                if !store.search_records(&filter, page).await?.items.is_empty() {
+                    return Ok::<bool, StoreError>(true);
+                }
+            }
+            Ok(false)
+        }
+    };
+    if start >= end || !open_in(start, end).await? {
+        return Ok(None);
+    }
+    let mut hour = start;
+    while hour < end {
+        let next = hour + TimeDelta::hours(1);
+        if open_in(hour, next).await? {
+            return Ok(Some(hour));
+        }
+        hour = next;
+    }
+    Ok(None)
 }
 
 /// The whole-hour filter of a range.
@@ -162,7 +227,16 @@ pub async fn series(
     by: Option<StatsDimension>,
     utc_offset_hours: i32,
 ) -> Result<Series, StoreError> {
-    let groups = store.stats_groups(filter, true, by).await?;
+    // By day, the database sums the hours into the days itself (fewer rows to sort and send);
+    // the groups are folded below either way.
+    let groups = match bucket {
+        Bucket::Hour => store.stats_groups(filter, true, by).await?,
+        Bucket::Day => {
+            store
+                .stats_groups_by_day(filter, utc_offset_hours, by)
+                .await?
+        }
+    };
     let offset = TimeDelta::hours(i64::from(utc_offset_hours));
     let start_of = |hour: DateTime<Utc>| match bucket {
         Bucket::Hour => hour,

@@ -7,233 +7,39 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::live::LiveServer;
+use common::admin::{Backend, Console, Session, ROOT, ROOT_PASSWORD};
 use serde_json::{json, Value};
-use uuid::Uuid;
 
-const ROOT: &str = "root";
-const ROOT_PASSWORD: &str = "root-password-1";
-
-#[derive(Clone, Copy)]
-enum Backend {
-    Embedded,
-    Postgres,
-}
-
-/// A server with a `root` system administrator, on one backend.
-struct Console {
-    server: LiveServer,
-    /// The PostgreSQL URL and schema, dropped on drop.
-    schema: Option<(String, String)>,
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        if let Some((url, schema)) = self.schema.take() {
-            // A thread of its own: the test's runtime may be the one panicking.
-            let _ = std::thread::spawn(move || {
-                let Ok(runtime) = tokio::runtime::Runtime::new() else {
-                    return;
-                };
-                runtime.block_on(async move {
-                    if let Ok((client, conn)) =
-                        tokio_postgres::connect(&url, tokio_postgres::NoTls).await
-                    {
-                        tokio::spawn(conn);
-                        let _ = client
-                            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                            .await;
-                    }
-                });
-            })
-            .join();
+/// Waits for the run to end; returns it.
+async fn finished_run(console: &Console, session: &Session, job: &str, run: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, runs) = console
+            .call(
+                Some(session),
+                "GET",
+                &format!("/jobs/{job}/runs?limit=50"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{runs}");
+        let found = runs["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|r| r["id"] == run))
+            .cloned();
+        if let Some(found) = found.filter(|r| r["status"] != "running") {
+            return found;
         }
-    }
-}
-
-/// A logged-in console session.
-struct Session {
-    cookie: String,
-    csrf: String,
-}
-
-impl Console {
-    /// `None` (skipped) for PostgreSQL when `LIVEGATE_TEST_PG_URL` is not set.
-    async fn start(backend: Backend) -> Option<Self> {
-        let mut envs: Vec<(String, String)> = Vec::new();
-        let mut schema = None;
-        if let Backend::Postgres = backend {
-            let Ok(url) = std::env::var("LIVEGATE_TEST_PG_URL") else {
-                eprintln!("skipped: LIVEGATE_TEST_PG_URL not set");
-                return None;
-            };
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap_or_else(|err| panic!("LIVEGATE_TEST_PG_URL is set but unreachable: {err}"));
-            tokio::spawn(conn);
-            let name = format!("lg_system_{}", Uuid::new_v4().simple());
-            client
-                .batch_execute(&format!("CREATE SCHEMA {name}"))
-                .await
-                .expect("create schema");
-            let mut with_path = url::Url::parse(&url).expect("LIVEGATE_TEST_PG_URL parses");
-            with_path
-                .query_pairs_mut()
-                .append_pair("options", &format!("-csearch_path={name}"));
-            envs.push(("LIVEGATE_STORE__BACKEND".into(), "postgres".into()));
-            envs.push(("LIVEGATE_STORE__URL".into(), with_path.to_string()));
-            schema = Some((url, name));
-        }
-        let borrowed: Vec<(&str, &str)> =
-            envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let server = LiveServer::start(&borrowed, &[]).await;
-        let console = Self { server, schema };
-        let out = console.server.cli(&[
-            "admin",
-            "create",
-            "--username",
-            ROOT,
-            "--password",
-            ROOT_PASSWORD,
-        ]);
-        assert!(out.status.success(), "admin create: {out:?}");
-        Some(console)
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}/admin/api/v1{path}", self.server.base)
-    }
-
-    async fn session(&self, username: &str, password: &str) -> Session {
-        let response = reqwest::Client::new()
-            .post(self.url("/auth/login"))
-            .json(&json!({ "username": username, "password": password }))
-            .send()
-            .await
-            .expect("login call");
-        assert_eq!(response.status().as_u16(), 200, "login {username}");
-        let cookie = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with("livegate_admin="))
-            .and_then(|c| c.split(';').next())
-            .expect("session cookie")
-            .to_owned();
-        let body: Value = response.json().await.expect("login body");
-        Session {
-            cookie,
-            csrf: body["csrf_token"].as_str().expect("csrf_token").to_owned(),
-        }
-    }
-
-    /// A call with the session's cookie and, when `csrf`, its CSRF token.
-    async fn call_with(
-        &self,
-        session: &Session,
-        csrf: bool,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut request = reqwest::Client::new()
-            .request(method.parse().expect("method"), self.url(path))
-            .header("Cookie", &session.cookie);
-        if csrf {
-            request = request.header("X-CSRF-Token", &session.csrf);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("admin call");
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn call(
-        &self,
-        session: &Session,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        self.call_with(session, true, method, path, body).await
-    }
-
-    /// A user with `roles` (in `tenant`, else root's), logged in.
-    async fn user(
-        &self,
-        root: &Session,
-        name: &str,
-        roles: &[&str],
-        tenant: Option<&str>,
-    ) -> Session {
-        let password = format!("{name}-password");
-        let mut body = json!({ "username": name, "password": password, "roles": roles });
-        if let Some(tenant) = tenant {
-            body["tenant"] = json!(tenant);
-        }
-        let (status, user) = self.call(root, "POST", "/users", Some(body)).await;
-        assert_eq!(status, 201, "create {name}: {user}");
-        self.session(name, &password).await
-    }
-
-    /// Waits for the run to end; returns it.
-    async fn finished_run(&self, session: &Session, job: &str, run: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let (status, runs) = self
-                .call(session, "GET", &format!("/jobs/{job}/runs?limit=50"), None)
-                .await;
-            assert_eq!(status, 200, "{runs}");
-            let found = runs["items"]
-                .as_array()
-                .and_then(|items| items.iter().find(|r| r["id"] == run))
-                .cloned();
-            if let Some(found) = found.filter(|r| r["status"] != "running") {
-                return found;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run {run} of {job} never finished"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        assert!(
+            Instant::now() < deadline,
+            "run {run} of {job} never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 fn detail<'a>(body: &'a Value, key: &str) -> &'a Value {
     &body["detail"][key]
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(console) = super::Console::start(super::Backend::Embedded).await {
-                        super::$name(console).await;
-                    }
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(console) = super::Console::start(super::Backend::Postgres).await {
-                        super::$name(console).await;
-                    }
-                }
-            )*
-        }
-    };
 }
 
 on_both_backends!(
@@ -245,7 +51,7 @@ on_both_backends!(
 async fn properties_are_listed_changed_within_their_definition_and_audited(console: Console) {
     let root = console.session(ROOT, ROOT_PASSWORD).await;
     let (status, list) = console
-        .call(&root, "GET", "/system/properties?limit=100", None)
+        .call(Some(&root), "GET", "/system/properties?limit=100", None)
         .await;
     assert_eq!(status, 200, "{list}");
     let idle = list["items"]
@@ -276,7 +82,7 @@ async fn properties_are_listed_changed_within_their_definition_and_audited(conso
 
     let path = "/system/properties/admin.session_idle_timeout_s";
     let (status, changed) = console
-        .call(&root, "PUT", path, Some(json!({ "value": 600 })))
+        .call(Some(&root), "PUT", path, Some(json!({ "value": 600 })))
         .await;
     assert_eq!(status, 200, "{changed}");
     assert_eq!(
@@ -285,14 +91,14 @@ async fn properties_are_listed_changed_within_their_definition_and_audited(conso
     );
     for bad in [json!(10), json!("600"), json!(600.5), json!(null)] {
         let (status, body) = console
-            .call(&root, "PUT", path, Some(json!({ "value": bad })))
+            .call(Some(&root), "PUT", path, Some(json!({ "value": bad })))
             .await;
         assert_eq!(status, 422, "{bad}: {body}");
         assert_eq!(detail(&body, "field"), "value");
     }
     let (status, body) = console
         .call(
-            &root,
+            Some(&root),
             "PUT",
             "/system/properties/console.default_language",
             Some(json!({ "value": "fr" })),
@@ -301,7 +107,7 @@ async fn properties_are_listed_changed_within_their_definition_and_audited(conso
     assert_eq!((status, detail(&body, "field")), (422, &json!("value")));
     let (status, _) = console
         .call(
-            &root,
+            Some(&root),
             "PUT",
             "/system/properties/no.such_key",
             Some(json!({ "value": 1 })),
@@ -309,12 +115,18 @@ async fn properties_are_listed_changed_within_their_definition_and_audited(conso
         .await;
     assert_eq!(status, 404);
     let (status, _) = console
-        .call_with(&root, false, "PUT", path, Some(json!({ "value": 900 })))
+        .call_with(
+            Some(&root),
+            false,
+            "PUT",
+            path,
+            Some(json!({ "value": 900 })),
+        )
         .await;
     assert_eq!(status, 403, "no CSRF token");
     // The refused changes changed nothing.
     let (_, list) = console
-        .call(&root, "GET", "/system/properties?limit=100", None)
+        .call(Some(&root), "GET", "/system/properties?limit=100", None)
         .await;
     let idle = list["items"]
         .as_array()
@@ -325,20 +137,21 @@ async fn properties_are_listed_changed_within_their_definition_and_audited(conso
         .clone();
     assert_eq!(idle["value"], 600);
 
-    let auditor = console.user(&root, "auditor1", &["auditor"], None).await;
+    let auditor = console.user(&root, "auditor1", &["auditor"], None).await.1;
     let (status, _) = console
-        .call(&auditor, "GET", "/system/properties", None)
+        .call(Some(&auditor), "GET", "/system/properties", None)
         .await;
     assert_eq!(status, 403);
     let admin = console
         .user(&root, "tenant1", &["tenant_admin"], None)
-        .await;
+        .await
+        .1;
     let (status, _) = console
-        .call(&admin, "GET", "/system/properties", None)
+        .call(Some(&admin), "GET", "/system/properties", None)
         .await;
     assert_eq!(status, 200, "tenant_admin reads");
     let (status, body) = console
-        .call(&admin, "PUT", path, Some(json!({ "value": 900 })))
+        .call(Some(&admin), "PUT", path, Some(json!({ "value": 900 })))
         .await;
     assert_eq!(
         (status, detail(&body, "permission")),
@@ -346,7 +159,7 @@ async fn properties_are_listed_changed_within_their_definition_and_audited(conso
     );
 
     let (status, audit) = console
-        .call(&root, "GET", "/audit?action=property.update", None)
+        .call(Some(&root), "GET", "/audit?action=property.update", None)
         .await;
     assert_eq!(status, 200, "{audit}");
     let entry = &audit["items"][0];
@@ -356,9 +169,9 @@ async fn properties_are_listed_changed_within_their_definition_and_audited(conso
 
 async fn the_dictionary_is_read_by_everyone_and_changed_within_its_rules(console: Console) {
     let root = console.session(ROOT, ROOT_PASSWORD).await;
-    let auditor = console.user(&root, "auditor1", &["auditor"], None).await;
+    let auditor = console.user(&root, "auditor1", &["auditor"], None).await.1;
     let (status, types) = console
-        .call(&auditor, "GET", "/dict/types?limit=100", None)
+        .call(Some(&auditor), "GET", "/dict/types?limit=100", None)
         .await;
     assert_eq!(status, 200, "{types}");
     let codes: Vec<&str> = types["items"]
@@ -378,7 +191,12 @@ async fn the_dictionary_is_read_by_everyone_and_changed_within_its_rules(console
         assert!(codes.contains(&code), "{code} in {codes:?}");
     }
     let (status, reasons) = console
-        .call(&auditor, "GET", "/dict/types/reason/data?limit=100", None)
+        .call(
+            Some(&auditor),
+            "GET",
+            "/dict/types/reason/data?limit=100",
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     let mismatch = reasons["items"]
@@ -393,12 +211,12 @@ async fn the_dictionary_is_read_by_everyone_and_changed_within_its_rules(console
         (&json!("人脸比对不一致"), &json!(true))
     );
     let (status, _) = console
-        .call(&auditor, "GET", "/dict/types/nope/data", None)
+        .call(Some(&auditor), "GET", "/dict/types/nope/data", None)
         .await;
     assert_eq!(status, 404);
     let (status, modes) = console
         .call(
-            &auditor,
+            Some(&auditor),
             "GET",
             "/dict/types/liveness_mode/data?status=enabled",
             None,
@@ -411,7 +229,7 @@ async fn the_dictionary_is_read_by_everyone_and_changed_within_its_rules(console
     let item_path = format!("/dict/types/reason/data/{id}");
     let (status, relabelled) = console
         .call(
-            &root,
+            Some(&root),
             "PUT",
             &item_path,
             Some(json!({ "label_zh": "比对不通过", "sort": 5 })),
@@ -428,21 +246,21 @@ async fn the_dictionary_is_read_by_everyone_and_changed_within_its_rules(console
     );
     let (status, _) = console
         .call(
-            &root,
+            Some(&root),
             "PUT",
             &item_path,
             Some(json!({ "value": "renamed" })),
         )
         .await;
     assert_eq!(status, 400, "the value never changes");
-    let (status, body) = console.call(&root, "DELETE", &item_path, None).await;
+    let (status, body) = console.call(Some(&root), "DELETE", &item_path, None).await;
     assert_eq!(
         (status, detail(&body, "constraint")),
         (409, &json!("dict_data_builtin"))
     );
     let (status, _) = console
         .call(
-            &auditor,
+            Some(&auditor),
             "PUT",
             &item_path,
             Some(json!({ "label_zh": "x" })),
@@ -453,7 +271,7 @@ async fn the_dictionary_is_read_by_everyone_and_changed_within_its_rules(console
     // A type and entries of the operator's own.
     let (status, created) = console
         .call(
-            &root,
+            Some(&root),
             "POST",
             "/dict/types",
             Some(json!({ "code": "channel", "name_zh": "渠道", "name_en": "Channel" })),
@@ -466,7 +284,7 @@ async fn the_dictionary_is_read_by_everyone_and_changed_within_its_rules(console
     );
     let (status, _) = console
         .call(
-            &root,
+            Some(&root),
             "POST",
             "/dict/types",
             Some(json!({ "code": "channel", "name_zh": "渠道", "name_en": "Channel" })),
@@ -477,7 +295,7 @@ async fn the_dictionary_is_read_by_everyone_and_changed_within_its_rules(console
         json!({ "value": "wechat", "label_zh": "微信", "label_en": "WeChat", "sort": 10 });
     let (status, wechat) = console
         .call(
-            &root,
+            Some(&root),
             "POST",
             "/dict/types/channel/data",
             Some(new_item.clone()),
@@ -489,7 +307,12 @@ async fn the_dictionary_is_read_by_everyone_and_changed_within_its_rules(console
         "{wechat}"
     );
     let (status, body) = console
-        .call(&root, "POST", "/dict/types/channel/data", Some(new_item))
+        .call(
+            Some(&root),
+            "POST",
+            "/dict/types/channel/data",
+            Some(new_item),
+        )
         .await;
     assert_eq!(
         (status, detail(&body, "constraint")),
@@ -510,7 +333,7 @@ async fn the_dictionary_is_read_by_everyone_and_changed_within_its_rules(console
         ),
     ] {
         let (status, body) = console
-            .call(&root, "POST", "/dict/types/channel/data", Some(bad))
+            .call(Some(&root), "POST", "/dict/types/channel/data", Some(bad))
             .await;
         assert_eq!(
             (status, detail(&body, "field")),
@@ -522,19 +345,23 @@ async fn the_dictionary_is_read_by_everyone_and_changed_within_its_rules(console
         "/dict/types/channel/data/{}",
         wechat["id"].as_str().expect("id")
     );
-    let (status, _) = console.call(&root, "DELETE", &wechat_path, None).await;
+    let (status, _) = console
+        .call(Some(&root), "DELETE", &wechat_path, None)
+        .await;
     assert_eq!(status, 204);
-    let (status, _) = console.call(&root, "DELETE", &wechat_path, None).await;
+    let (status, _) = console
+        .call(Some(&root), "DELETE", &wechat_path, None)
+        .await;
     assert_eq!(status, 404);
     let (_, channel) = console
-        .call(&root, "GET", "/dict/types/channel/data", None)
+        .call(Some(&root), "GET", "/dict/types/channel/data", None)
         .await;
     assert_eq!(channel["total"], 0);
 }
 
 async fn jobs_are_listed_rescheduled_and_run_now_with_a_log(console: Console) {
     let root = console.session(ROOT, ROOT_PASSWORD).await;
-    let (status, jobs) = console.call(&root, "GET", "/jobs", None).await;
+    let (status, jobs) = console.call(Some(&root), "GET", "/jobs", None).await;
     assert_eq!(status, 200, "{jobs}");
     let codes: Vec<&str> = jobs["items"]
         .as_array()
@@ -568,7 +395,7 @@ async fn jobs_are_listed_rescheduled_and_run_now_with_a_log(console: Console) {
     for bad in ["every hour", "61 * * * *", "*/10 * * * * *", ""] {
         let (status, body) = console
             .call(
-                &root,
+                Some(&root),
                 "PUT",
                 "/jobs/evidence_purge",
                 Some(json!({ "cron": bad, "enabled": true })),
@@ -582,7 +409,7 @@ async fn jobs_are_listed_rescheduled_and_run_now_with_a_log(console: Console) {
     }
     let (status, edited) = console
         .call(
-            &root,
+            Some(&root),
             "PUT",
             "/jobs/evidence_purge",
             Some(json!({ "cron": "0 4 * * *", "enabled": false })),
@@ -605,7 +432,7 @@ async fn jobs_are_listed_rescheduled_and_run_now_with_a_log(console: Console) {
     );
     let (status, enabled) = console
         .call(
-            &root,
+            Some(&root),
             "PUT",
             "/jobs/evidence_purge",
             Some(json!({ "cron": "0 4 * * *", "enabled": true })),
@@ -615,7 +442,7 @@ async fn jobs_are_listed_rescheduled_and_run_now_with_a_log(console: Console) {
     assert!(enabled["next_run_at"].is_string(), "{enabled}");
     let (status, _) = console
         .call(
-            &root,
+            Some(&root),
             "PUT",
             "/jobs/no_such_job",
             Some(json!({ "cron": "0 4 * * *", "enabled": true })),
@@ -625,16 +452,20 @@ async fn jobs_are_listed_rescheduled_and_run_now_with_a_log(console: Console) {
 
     // Run now, even though the schedule is tomorrow: a run with a log.
     let (status, started) = console
-        .call(&root, "POST", "/jobs/evidence_purge/run", None)
+        .call(Some(&root), "POST", "/jobs/evidence_purge/run", None)
         .await;
     assert_eq!(status, 202, "{started}");
     assert_eq!(
         (&started["trigger"], &started["requested_by"]),
         (&json!("manual"), &json!(ROOT))
     );
-    let run = console
-        .finished_run(&root, "evidence_purge", started["id"].as_str().expect("id"))
-        .await;
+    let run = finished_run(
+        &console,
+        &root,
+        "evidence_purge",
+        started["id"].as_str().expect("id"),
+    )
+    .await;
     assert_eq!(run["status"], "ok", "{run}");
     assert!(
         run["log"]
@@ -642,7 +473,7 @@ async fn jobs_are_listed_rescheduled_and_run_now_with_a_log(console: Console) {
             .is_some_and(|l| l.contains("purged the evidence of 0 records")),
         "{run}"
     );
-    let (_, jobs) = console.call(&root, "GET", "/jobs", None).await;
+    let (_, jobs) = console.call(Some(&root), "GET", "/jobs", None).await;
     let purge = jobs["items"]
         .as_array()
         .expect("items")
@@ -661,15 +492,15 @@ async fn jobs_are_listed_rescheduled_and_run_now_with_a_log(console: Console) {
 
     // Refusals: permissions, the top tenant, unknown jobs.
     let (status, _) = console
-        .call(&root, "POST", "/jobs/no_such_job/run", None)
+        .call(Some(&root), "POST", "/jobs/no_such_job/run", None)
         .await;
     assert_eq!(status, 404);
-    let auditor = console.user(&root, "auditor1", &["auditor"], None).await;
-    let (status, _) = console.call(&auditor, "GET", "/jobs", None).await;
+    let auditor = console.user(&root, "auditor1", &["auditor"], None).await.1;
+    let (status, _) = console.call(Some(&auditor), "GET", "/jobs", None).await;
     assert_eq!(status, 403);
     let (status, tenant) = console
         .call(
-            &root,
+            Some(&root),
             "POST",
             "/tenants",
             Some(json!({ "code": "bank-0101", "name": "某农商银行" })),
@@ -683,11 +514,12 @@ async fn jobs_are_listed_rescheduled_and_run_now_with_a_log(console: Console) {
             &["tenant_admin"],
             tenant["id"].as_str(),
         )
-        .await;
-    let (status, _) = console.call(&bank_admin, "GET", "/jobs", None).await;
+        .await
+        .1;
+    let (status, _) = console.call(Some(&bank_admin), "GET", "/jobs", None).await;
     assert_eq!(status, 200, "a bank's administrator reads the schedule");
     let (status, body) = console
-        .call(&bank_admin, "POST", "/jobs/backup/run", None)
+        .call(Some(&bank_admin), "POST", "/jobs/backup/run", None)
         .await;
     assert_eq!(
         (status, detail(&body, "reason")),
@@ -696,7 +528,7 @@ async fn jobs_are_listed_rescheduled_and_run_now_with_a_log(console: Console) {
     );
 
     let (status, audit) = console
-        .call(&root, "GET", "/audit?action=job.run", None)
+        .call(Some(&root), "GET", "/audit?action=job.run", None)
         .await;
     assert_eq!(status, 200);
     assert_eq!(audit["items"][0]["target"], "evidence_purge");
@@ -714,17 +546,25 @@ async fn a_backup_of_the_embedded_store_opens_with_the_records_in_it() {
     for _ in 0..3 {
         sessions.push(console.server.create_session("default", json!({})).await);
     }
-    let (status, started) = console.call(&root, "POST", "/jobs/backup/run", None).await;
+    let (status, started) = console
+        .call(Some(&root), "POST", "/jobs/backup/run", None)
+        .await;
     assert_eq!(status, 202, "{started}");
     // Asked again while it runs (or just after): never two at once.
-    let (again, body) = console.call(&root, "POST", "/jobs/backup/run", None).await;
+    let (again, body) = console
+        .call(Some(&root), "POST", "/jobs/backup/run", None)
+        .await;
     assert!(
         again == 202 || (again == 409 && detail(&body, "reason") == "running"),
         "{again} {body}"
     );
-    let run = console
-        .finished_run(&root, "backup", started["id"].as_str().expect("id"))
-        .await;
+    let run = finished_run(
+        &console,
+        &root,
+        "backup",
+        started["id"].as_str().expect("id"),
+    )
+    .await;
     assert_eq!(run["status"], "ok", "{run}");
     let log = run["log"].as_str().expect("log");
     let backups = console.server.data_dir().join("backups");

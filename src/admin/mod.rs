@@ -52,7 +52,11 @@ pub const SCOPE: &str = "/admin/api/v1";
 
 /// Mounts the admin API under [`SCOPE`]; called from `Node::routes`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope(SCOPE).configure(routes));
+    cfg.service(
+        web::scope(SCOPE)
+            .wrap(actix_web::middleware::from_fn(session::resolve_first))
+            .configure(routes),
+    );
 }
 
 /// Every area's routes, relative to [`SCOPE`].

@@ -13,9 +13,11 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::dev::Payload;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::Utc;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -181,11 +183,35 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
     req.peer_addr().map(|addr| addr.ip().to_string())
 }
 
+/// The session as [`resolve_first`] found it (or its refusal), for the extractor to take.
+struct Resolved(Result<AdminSession, ApiError>);
+
+/// Middleware of the admin scope: finds the session (and checks the CSRF header) before the
+/// handler's other extractors run. Actix extracts a handler's arguments together and answers
+/// the first that fails; the session needs the store, so without this a forged cookie or a
+/// missing CSRF token with a body that is not JSON got `415`/`400` instead of `401`/`403`,
+/// telling a caller without a session how their input reads.
+pub async fn resolve_first(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    // Logging in is the one call without a session.
+    if !req.path().ends_with("/auth/login") {
+        let resolved = load(req.request()).await;
+        req.extensions_mut().insert(Resolved(resolved));
+    }
+    next.call(req).await
+}
+
 impl FromRequest for AdminSession {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        // Found by `resolve_first`: ready at once, so its refusal is the answer.
+        if let Some(Resolved(resolved)) = req.extensions_mut().remove::<Resolved>() {
+            return Box::pin(std::future::ready(resolved));
+        }
         let req = req.clone();
         Box::pin(async move { load(&req).await })
     }

@@ -1,6 +1,7 @@
 //! What the tests of the `livegate` binary share: finding real media, running `livegate analyze`.
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod backend;
 pub mod live;
 

@@ -534,15 +534,22 @@ async fn a_rollup_rerun_gives_the_same_figures(fx: Arc<Fixture>) {
     };
     let once = groups(Arc::clone(&store), f.clone()).await;
     let reasons_once = store.stats_reasons(&f).await.expect("reasons");
+    // The job's run stops before the hour that still holds a pending record (to - 2 h).
     let second = livegate::stats::rollup_recent(&*store)
         .await
         .expect("second");
-    assert_eq!(first.rows, second.rows, "the same rows rewritten");
+    assert_eq!(second.until, to - TimeDelta::hours(2));
     assert_eq!(groups(Arc::clone(&store), f.clone()).await, once);
     assert_eq!(
         store.stats_reasons(&f).await.expect("reasons again"),
         reasons_once
     );
+    let third = store
+        .rollup_stats(DateTime::UNIX_EPOCH, Utc::now())
+        .await
+        .expect("third");
+    assert_eq!(first.rows, third.rows, "the same rows rewritten");
+    assert_eq!(groups(Arc::clone(&store), f.clone()).await, once);
 }
 
 async fn the_watermark_waits_for_older_hours(fx: Arc<Fixture>) {
@@ -561,6 +568,50 @@ async fn the_watermark_waits_for_older_hours(fx: Arc<Fixture>) {
             .total,
         8
     );
+    // The hour to - 2 h holds a record still pending: it and the hours after it stay live, so
+    // that its outcome counts as soon as it comes.
+    let report = livegate::stats::rollup_recent(&*store)
+        .await
+        .expect("recent");
+    let open_hour = to - TimeDelta::hours(2);
+    assert_eq!(report.rolled_until, Some(open_hour));
+    let before = livegate::stats::summary(&*store, &f)
+        .await
+        .expect("summary");
+    assert_eq!((before.total, before.no_verdict, before.pass), (8, 1, 3));
+    // It ends now (passed): the figures count it at once, without another roll-up.
+    let pending = store
+        .search_records(
+            &RecordFilter {
+                status: Some(RecordStatus::Pending),
+                ..filter(a, open_hour, open_hour + TimeDelta::hours(1))
+            },
+            Page {
+                offset: 0,
+                limit: 10,
+            },
+        )
+        .await
+        .expect("pending");
+    assert_eq!(pending.items.len(), 1);
+    store
+        .finish_record(
+            a,
+            pending.items[0].id,
+            &RecordOutcome {
+                status: RecordStatus::Finished,
+                verdict: Some(Verdict::Pass),
+                reasons: json!([]),
+                scores: json!({}),
+            },
+        )
+        .await
+        .expect("finish");
+    let after = livegate::stats::summary(&*store, &f)
+        .await
+        .expect("summary");
+    assert_eq!((after.total, after.no_verdict, after.pass), (8, 0, 4));
+    // Nothing open is left: the next run rolls every past hour, with the same figures.
     let report = livegate::stats::rollup_recent(&*store)
         .await
         .expect("recent");
@@ -568,9 +619,8 @@ async fn the_watermark_waits_for_older_hours(fx: Arc<Fixture>) {
     assert_eq!(
         livegate::stats::summary(&*store, &f)
             .await
-            .expect("summary")
-            .total,
-        8
+            .expect("summary"),
+        after
     );
 }
 

@@ -10,7 +10,8 @@ use crate::store::record_search::{
     capped_total, check_export, count_select, list_select, next_watermark, reasons_select,
     record_in_scope_select, rollup_span, rollup_statements, split_at, stats_select, stored_verdict,
     Dialect, LatencyHistogram, Param, ReasonCount, RecordFilter, RecordListItem, RecordPage,
-    RecordSearchStore, RollupReport, Sql, StatsDimension, StatsFilter, StatsGroup, LATENCY_BUCKETS,
+    RecordSearchStore, RollupReport, Sql, StatsDimension, StatsFilter, StatsGroup, StatsTime,
+    LATENCY_BUCKETS,
 };
 use crate::store::{found, Page, Record, RecordId, RecordStatus, StoreError, TenantId, Verdict};
 
@@ -47,6 +48,23 @@ impl PgStore {
         let client = self.client().await?;
         let boxed = params(sql);
         client.query(text, &refs(&boxed)).await.map_err(map_err)
+    }
+}
+
+impl PgStore {
+    async fn stats_groups_at(
+        &self,
+        filter: &StatsFilter,
+        time: StatsTime,
+        by: Option<StatsDimension>,
+    ) -> Result<Vec<StatsGroup>, StoreError> {
+        let mid = split_at(filter, self.stats_rolled_until().await?);
+        let statement = stats_select(Dialect::Postgres, filter, mid, time, by)?;
+        self.query_built(&statement.sql, &statement.text)
+            .await?
+            .iter()
+            .map(group_row)
+            .collect()
     }
 }
 
@@ -166,13 +184,22 @@ impl RecordSearchStore for PgStore {
         by_hour: bool,
         by: Option<StatsDimension>,
     ) -> Result<Vec<StatsGroup>, StoreError> {
-        let mid = split_at(filter, self.stats_rolled_until().await?);
-        let statement = stats_select(Dialect::Postgres, filter, mid, by_hour, by)?;
-        self.query_built(&statement.sql, &statement.text)
-            .await?
-            .iter()
-            .map(group_row)
-            .collect()
+        let time = if by_hour {
+            StatsTime::Hour
+        } else {
+            StatsTime::Total
+        };
+        self.stats_groups_at(filter, time, by).await
+    }
+
+    async fn stats_groups_by_day(
+        &self,
+        filter: &StatsFilter,
+        utc_offset_hours: i32,
+        by: Option<StatsDimension>,
+    ) -> Result<Vec<StatsGroup>, StoreError> {
+        self.stats_groups_at(filter, StatsTime::Day(utc_offset_hours), by)
+            .await
     }
 
     async fn stats_reasons(&self, filter: &StatsFilter) -> Result<Vec<ReasonCount>, StoreError> {

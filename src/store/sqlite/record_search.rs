@@ -16,7 +16,8 @@ use crate::store::record_search::{
     capped_total, check_export, count_select, list_select, next_watermark, reasons_select,
     record_in_scope_select, rollup_span, rollup_statements, split_at, stats_select, stored_verdict,
     Dialect, LatencyHistogram, Param, ReasonCount, RecordFilter, RecordListItem, RecordPage,
-    RecordSearchStore, RollupReport, Sql, StatsDimension, StatsFilter, StatsGroup, LATENCY_BUCKETS,
+    RecordSearchStore, RollupReport, Sql, StatsDimension, StatsFilter, StatsGroup, StatsTime,
+    LATENCY_BUCKETS,
 };
 use crate::store::{
     found, now_micros, Page, Record, RecordId, RecordStatus, StoreError, TenantId, Verdict,
@@ -180,7 +181,12 @@ impl RecordSearchStore for SqliteStore {
         let filter = filter.clone();
         self.call(move |conn| {
             let mid = split_at(&filter, rolled_until(conn)?);
-            let statement = stats_select(Dialect::Sqlite, &filter, mid, by_hour, by)?;
+            let time = if by_hour {
+                StatsTime::Hour
+            } else {
+                StatsTime::Total
+            };
+            let statement = stats_select(Dialect::Sqlite, &filter, mid, time, by)?;
             query_built(conn, &statement.sql, &statement.text, group_row)
         })
         .await

@@ -1,6 +1,6 @@
 // Chromium through playwright-core (the system's /usr/bin/chromium: nothing is downloaded), with
 // the flags ui/h5's tests use; and the console's test artefacts folder.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -31,12 +31,39 @@ export async function launch(fakeCamera?: { clip?: string }): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
 }
 
-/** Saves a full-page screenshot as test-results/<prefix>-<name>.png. */
+/**
+ * Saves a full-page screenshot as test-results/<prefix>-<name>.png. The console scrolls inside
+ * its main pane (the page itself never grows), so the viewport is stretched to that pane's
+ * content for the picture, then put back.
+ */
 export async function shot(page: Page, prefix: string, name: string): Promise<string> {
   mkdirSync(RESULTS, { recursive: true });
   const path = join(RESULTS, `${prefix}-${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  const viewport = page.viewportSize();
+  const needed = await page.evaluate(() => {
+    const main = document.querySelector('.main');
+    return main ? Math.ceil(main.getBoundingClientRect().top + main.scrollHeight) : 0;
+  });
+  const stretch = viewport !== null && needed > viewport.height;
+  if (stretch) {
+    await page.setViewportSize({ width: viewport.width, height: Math.min(needed, 6000) });
+    await page.waitForTimeout(300); // charts and tables follow the resize
+  }
+  await page.mouse.move(0, 0); // no hover highlight left where the test last clicked
+  // Element Plus tags and dialogs fade in: the picture waits for running transitions (bounded).
+  await page.evaluate(() => Promise.race([Promise.all(document.getAnimations().map((a) => a.finished)), new Promise((r) => setTimeout(r, 2000))])).catch(() => {});
+  try {
+    await page.screenshot({ path, fullPage: true });
+  } finally {
+    if (stretch) await page.setViewportSize(viewport);
+  }
   return path;
+}
+
+/** Removes the screenshots a previous run left under a prefix, so the folder shows this run. */
+export function clearShots(prefix: string): void {
+  if (!existsSync(RESULTS)) return;
+  for (const f of readdirSync(RESULTS)) if (f.startsWith(`${prefix}-`) && f.endsWith('.png')) rmSync(join(RESULTS, f));
 }
 
 /**

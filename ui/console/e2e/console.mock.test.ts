@@ -5,7 +5,7 @@
 // against the real server: server.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { assertBuilt, chromiumMissing, launch, shot, watch } from './browser';
+import { assertBuilt, chromiumMissing, clearShots, launch, shot, watch } from './browser';
 import { startMock } from './mock-server';
 
 const skip = chromiumMissing();
@@ -18,6 +18,7 @@ describe.skipIf(skip !== null)('the console over the mock admin API', () => {
 
   beforeAll(async () => {
     assertBuilt();
+    clearShots('mock');
     mock = await startMock();
     browser = await launch();
   });

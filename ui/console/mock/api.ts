@@ -48,7 +48,7 @@ export function seed(): MockState {
     const created = new Date(now - i * 3_600_000 * 3).toISOString().replace(/\.\d+Z$/, 'Z');
     return {
       id: randomUUID(), tenant_id: union.id, scene_code: i % 2 ? 'default' : 'open-account', scene_version: 1,
-      session_id: randomUUID(), biz_id: `biz-${1000 + i}`, app_id: 'app-mobile', status: verdict === 'pass' ? 'passed' : 'failed',
+      session_id: randomUUID(), biz_id: `biz-${1000 + i}`, app_id: 'app-mobile', status: 'finished',
       verdict, reasons: verdict === 'pass' ? [] : [reasons[i % reasons.length]], capture: i % 7 ? 'realtime' : 'recording',
       created_at: created, finished_at: created, duration_ms: 2500 + (i % 9) * 400,
       scores: { liveness: 0.91 - (verdict === 'fail' ? 0.5 : 0), blink: 0.88, motion: 0.77, quality: 0.93 },
@@ -82,42 +82,43 @@ export function seed(): MockState {
     },
     records,
     apps: [{ app_id: 'app-mobile', name: '手机银行', enabled: true, created_at: '2026-11-01T00:00:00Z' }],
+    // The server's shapes (docs/admin-api.md: Property, DictType, DictItem, Job, JobRun).
     properties: [
-      { key: 'login.max_failures', type: 'int', value: 5, description: 'failures before the account is locked', description_zh: '锁定前允许的失败次数' },
-      { key: 'session.idle_timeout', type: 'duration_s', value: 28800, description: 'console session idle timeout', description_zh: '控制台会话空闲超时' },
-      { key: 'export.enabled', type: 'bool', value: true, description: 'record export allowed', description_zh: '允许导出记录' },
+      { key: 'admin.login_lock_threshold', kind: 'int', value: 5, default: 5, min: 1, max: 100, name_zh: '登录锁定阈值', name_en: 'Login lock threshold', description_zh: '锁定前允许的失败次数', description_en: 'failures before the account is locked', updated_by: null },
+      { key: 'admin.session_idle_timeout_s', kind: 'duration_s', value: 28800, default: 28800, min: 300, max: 86400, name_zh: '会话空闲超时', name_en: 'Session idle timeout', description_zh: '控制台会话空闲超时', description_en: 'console session idle timeout', updated_by: null },
+      { key: 'console.evidence_watermark', kind: 'bool', value: true, default: true, name_zh: '证据水印', name_en: 'Evidence watermark', description_zh: '证据图片加水印', description_en: 'watermark evidence frames', updated_by: null },
     ],
     dictTypes: [
-      { type: 'verdict', name: '识别结果', name_en: 'Verdict' },
-      { type: 'reason', name: '失败原因', name_en: 'Reasons' },
-      { type: 'session_status', name: '会话状态', name_en: 'Session status' },
-      { type: 'action', name: '动作', name_en: 'Actions' },
+      { code: 'verdict', name_zh: '识别结果', name_en: 'Verdict', status: 'enabled', builtin: true },
+      { code: 'reason', name_zh: '失败原因', name_en: 'Reasons', status: 'enabled', builtin: true },
+      { code: 'record_status', name_zh: '记录状态', name_en: 'Record status', status: 'enabled', builtin: true },
+      { code: 'action', name_zh: '动作', name_en: 'Actions', status: 'enabled', builtin: true },
     ],
     dictData: {
       verdict: [
-        { value: 'pass', label: '通过', label_en: 'Pass', sort: 1 },
-        { value: 'fail', label: '未通过', label_en: 'Fail', sort: 2 },
+        { id: randomUUID(), type_code: 'verdict', value: 'pass', label_zh: '通过', label_en: 'Pass', sort: 1, status: 'enabled', builtin: true },
+        { id: randomUUID(), type_code: 'verdict', value: 'fail', label_zh: '未通过', label_en: 'Fail', sort: 2, status: 'enabled', builtin: true },
       ],
       reason: [
-        { value: 'face_mismatch', label: '人脸比对不一致', label_en: 'Face mismatch', sort: 1 },
-        { value: 'action_timeout', label: '动作超时', label_en: 'Action timed out', sort: 2 },
-        { value: 'photo_attack', label: '照片攻击', label_en: 'Photo attack', sort: 3 },
-        { value: 'no_face', label: '未检测到人脸', label_en: 'No face', sort: 4 },
+        { id: randomUUID(), type_code: 'reason', value: 'face_mismatch', label_zh: '人脸比对不一致', label_en: 'Face mismatch', sort: 1, status: 'enabled', builtin: true },
+        { id: randomUUID(), type_code: 'reason', value: 'action_timeout', label_zh: '动作超时', label_en: 'Action timed out', sort: 2, status: 'enabled', builtin: true },
+        { id: randomUUID(), type_code: 'reason', value: 'photo_attack', label_zh: '照片攻击', label_en: 'Photo attack', sort: 3, status: 'enabled', builtin: true },
+        { id: randomUUID(), type_code: 'reason', value: 'no_face', label_zh: '未检测到人脸', label_en: 'No face', sort: 4, status: 'enabled', builtin: true },
       ],
-      session_status: [
-        { value: 'passed', label: '已通过', label_en: 'Passed', sort: 1 },
-        { value: 'failed', label: '未通过', label_en: 'Failed', sort: 2 },
+      record_status: [
+        { id: randomUUID(), type_code: 'record_status', value: 'finished', label_zh: '已完成', label_en: 'Finished', sort: 1, status: 'enabled', builtin: true },
+        { id: randomUUID(), type_code: 'record_status', value: 'expired', label_zh: '已过期', label_en: 'Expired', sort: 2, status: 'enabled', builtin: true },
       ],
       action: [
-        { value: 'blink', label: '眨眼', label_en: 'Blink', sort: 1 },
-        { value: 'turn_left', label: '向左转头', label_en: 'Turn left', sort: 2 },
+        { id: randomUUID(), type_code: 'action', value: 'blink', label_zh: '眨眼', label_en: 'Blink', sort: 1, status: 'enabled', builtin: true },
+        { id: randomUUID(), type_code: 'action', value: 'turn_left', label_zh: '向左转头', label_en: 'Turn left', sort: 2, status: 'enabled', builtin: true },
       ],
     },
     jobs: [
-      { code: 'stats_rollup', name: '统计汇总', cron: '0 */5 * * * *', enabled: true, last_run_at: '2026-11-25T08:00:00Z', next_run_at: '2026-11-25T08:05:00Z', last_status: 'ok' },
-      { code: 'evidence_purge', name: '证据清理', cron: '0 0 3 * * *', enabled: true, last_run_at: null, next_run_at: '2026-11-26T03:00:00Z', last_status: null },
+      { code: 'stats_rollup', name_zh: '统计汇总', name_en: 'Statistics roll-up', description_zh: '按小时汇总调用统计', description_en: 'Rolls the call statistics up by hour', cron: '5 * * * *', default_cron: '5 * * * *', enabled: true, last_run_at: '2026-11-25T08:05:00Z', next_run_at: '2026-11-25T09:05:00Z', last_status: 'ok', running: false },
+      { code: 'evidence_purge', name_zh: '证据清理', name_en: 'Evidence purge', description_zh: '删除过期证据', description_en: 'Deletes expired evidence', cron: '0 3 * * *', default_cron: '0 3 * * *', enabled: true, last_run_at: null, next_run_at: '2026-11-26T03:00:00Z', last_status: null, running: false },
     ],
-    runs: { stats_rollup: [{ id: randomUUID(), started_at: '2026-11-25T08:00:00Z', finished_at: '2026-11-25T08:00:01Z', status: 'ok', trigger: 'cron', log: 'rolled up 120 records' }] },
+    runs: { stats_rollup: [{ id: randomUUID(), job_code: 'stats_rollup', trigger: 'schedule', requested_by: null, node: 'mock', started_at: '2026-11-25T08:05:00Z', finished_at: '2026-11-25T08:05:01Z', status: 'ok', log: 'rolled up 120 records' }] },
     audit: [{ id: randomUUID(), at: '2026-11-25T08:00:00Z', username: 'admin', action: 'scene.update', target: 'open-account', ip: '10.0.0.1' }],
   };
 }
@@ -293,7 +294,12 @@ export function handle(s: MockState, req: IncomingMessage, res: ServerResponse):
     }
     if (path === '/engines') {
       if (need('engines:read')) return true;
-      return ok(res, { items: [{ name: 'builtin', version: '0.1.0', kind: 'builtin', health: 'ok', p50_ms: 6.1, p95_ms: 9.8, queue_depth: 0, models: [{ name: 'face_detection_short_range.tflite', sha256: '3bc182eb…' }, { name: 'face_landmark.tflite', sha256: '1055cb9d…' }] }], total: 1, offset: 0, limit: 20 }), true;
+      // The server's shape (docs/admin-api.md Engines): both built-ins share one pool.
+      const pool = { workers: 2, busy: 0, load: 0, queue_depth: 0, queue_max: 3, jobs_done: 1234, rejected: 0, restarts: 0, latency_ms: { p50: 6.1, p95: 11.8 } };
+      return ok(res, { items: [
+        { name: 'livegate', kind: 'builtin', role: 'liveness', version: '0.1.0', runtime: 'openvino', health: 'ok', pool, models: [{ file: 'face_detection_short_range.tflite', sha256: '3bc182eb…' }, { file: 'face_landmark.tflite', sha256: '1055cb9d…' }] },
+        { name: 'dlib', kind: 'builtin', role: 'compare', version: '0.1.0', runtime: 'openvino', health: 'ok', pool, models: [{ file: 'dlib_face_recognition_resnet_model_v1.dat', sha256: '5ed9b1fa…' }] },
+      ] }), true;
     }
     if (path === '/apps' && m === 'GET') return need('apps:read') || ok(res, page(s.apps, q)), true;
     if (path === '/apps' && m === 'POST') {
@@ -349,7 +355,7 @@ export function handle(s: MockState, req: IncomingMessage, res: ServerResponse):
       const p = s.properties.find((x) => x.key === mm![1]);
       const b = await body(req);
       if (!p) return err(res, 404, 'NOT_FOUND', 'not found', '资源不存在'), true;
-      if (p.type === 'int' && (typeof b.value !== 'number' || b.value < 1)) return err(res, 422, 'INVALID_REQUEST', 'value: must be a positive integer', 'value：必须是正整数', 'value'), true;
+      if (p.kind === 'int' && (typeof b.value !== 'number' || b.value < 1)) return err(res, 422, 'INVALID_REQUEST', 'value: must be a positive integer', 'value：必须是正整数', 'value'), true;
       p.value = b.value;
       p.updated_at = new Date().toISOString();
       return ok(res, p), true;
@@ -358,8 +364,8 @@ export function handle(s: MockState, req: IncomingMessage, res: ServerResponse):
     if (path === '/dict/types' && m === 'POST') {
       if (need('system:write')) return true;
       const b = await body(req);
-      s.dictTypes.push(b);
-      s.dictData[b.type] = [];
+      s.dictTypes.push({ ...b, status: 'enabled', builtin: false });
+      s.dictData[b.code] = [];
       return ok(res, b, 201), true;
     }
     if ((mm = path.match(/^\/dict\/types\/([^/]+)\/data(?:\/([^/]+))?$/))) {
@@ -367,10 +373,18 @@ export function handle(s: MockState, req: IncomingMessage, res: ServerResponse):
       if (!list) return err(res, 404, 'NOT_FOUND', 'not found', '资源不存在'), true;
       if (m === 'GET') return ok(res, page(list, q)), true;
       if (need('system:write')) return true;
-      if (m === 'POST') return list.push(await body(req)), ok(res, list[list.length - 1], 201), true;
-      const i = list.findIndex((d) => d.value === decodeURIComponent(mm![2] ?? ''));
-      if (m === 'PUT') return Object.assign(list[i], await body(req)), ok(res, list[i]), true;
-      if (m === 'DELETE') return list.splice(i, 1), ok(res, undefined, 204), true;
+      if (m === 'POST') return list.push({ id: randomUUID(), type_code: mm[1], status: 'enabled', builtin: false, ...(await body(req)) }), ok(res, list[list.length - 1], 201), true;
+      const i = list.findIndex((d) => d.id === decodeURIComponent(mm![2] ?? ''));
+      if (i < 0) return err(res, 404, 'NOT_FOUND', 'not found', '资源不存在'), true;
+      if (m === 'PUT') {
+        const b = await body(req);
+        if ('value' in b) return err(res, 400, 'BAD_REQUEST', 'value: never changes', 'value：不可修改'), true;
+        return Object.assign(list[i]!, b), ok(res, list[i]), true;
+      }
+      if (m === 'DELETE') {
+        if (list[i]!.builtin) return err(res, 409, 'CONFLICT', 'a built-in entry cannot be deleted: disable it', '内置字典项不可删除，请停用', undefined), true;
+        return list.splice(i, 1), ok(res, undefined, 204), true;
+      }
     }
     if (path === '/jobs') return need('jobs:read') || ok(res, { items: s.jobs, total: s.jobs.length, offset: 0, limit: 100 }), true;
     if ((mm = path.match(/^\/jobs\/([^/]+)(\/[a-z]+)?$/))) {
@@ -379,7 +393,7 @@ export function handle(s: MockState, req: IncomingMessage, res: ServerResponse):
       if (mm[2] === '/runs') return need('jobs:read') || ok(res, page(s.runs[j.code] ?? [], q)), true;
       if (need('jobs:write')) return true;
       if (mm[2] === '/run') {
-        const run = { id: randomUUID(), started_at: new Date().toISOString(), finished_at: new Date().toISOString(), status: 'ok', trigger: 'manual', log: `${j.code}: done` };
+        const run = { id: randomUUID(), job_code: j.code, trigger: 'manual', requested_by: sess.user.username, node: 'mock', started_at: new Date().toISOString(), finished_at: new Date().toISOString(), status: 'ok', log: `${j.code}: done` };
         (s.runs[j.code] ??= []).unshift(run);
         j.last_run_at = run.started_at;
         j.last_status = 'ok';

@@ -27,10 +27,12 @@ describe('formatting helpers', () => {
   });
 
   it('labels dictionary codes in the console language, falling back to the code', () => {
-    const reasons = [{ value: 'face_mismatch', label: '人脸比对不一致', label_en: 'Face mismatch' }, { value: 'x', label: '仅中文' }];
+    // The server's DictItem shape (docs/admin-api.md): label_zh and label_en.
+    const reasons = [{ value: 'face_mismatch', label_zh: '人脸比对不一致', label_en: 'Face mismatch' }, { value: 'x', label_zh: '仅中文', label_en: '' }, { value: 'y', label_en: 'English only' }];
     expect(dictLabel(reasons, 'face_mismatch', 'zh-CN')).toBe('人脸比对不一致');
     expect(dictLabel(reasons, 'face_mismatch', 'en')).toBe('Face mismatch');
     expect(dictLabel(reasons, 'x', 'en')).toBe('仅中文');
+    expect(dictLabel(reasons, 'y', 'zh-CN')).toBe('English only');
     expect(dictLabel(reasons, 'unknown_code', 'zh-CN')).toBe('unknown_code');
     expect(dictLabel(undefined, null, 'en')).toBe('-');
   });

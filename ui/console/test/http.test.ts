@@ -32,14 +32,14 @@ function setup(answer: (c: Call) => Response | Promise<Response>, o: Partial<Htt
 
 const header = (c: Call, name: string) => (c.init.headers as Record<string, string>)[name];
 
+/** The server's error body (src/error.rs): a field's rule broken. */
 const invalid = {
-  error: {
-    code: 'INVALID_REQUEST',
-    message: 'actions.count: must be between 1 and 6 (got 9)',
-    message_zh: 'actions.count：必须在 1 到 6 之间（实际 9）',
-    field: 'actions.count',
-  },
+  code: 'VALIDATION_FAILED',
+  message: '请求参数校验失败',
+  message_en: 'the request failed validation',
+  detail: { field: 'actions.count', reason: 'must be between 1 and 6 (got 9)', reason_zh: '必须在 1 到 6 之间（实际 9）' },
 };
+const error = (code: string, message: string, message_en: string) => ({ code, message, message_en });
 
 describe('http client', () => {
   it('sends the CSRF token on every write and never on a read', async () => {
@@ -73,19 +73,20 @@ describe('http client', () => {
     const e = await http.post('/scenes', {}).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ApiError);
     const err = e as ApiError;
-    expect([err.status, err.code, err.field]).toEqual([422, 'INVALID_REQUEST', 'actions.count']);
-    expect(err.text('zh-CN')).toBe('actions.count：必须在 1 到 6 之间（实际 9）');
-    expect(onError).toHaveBeenCalledWith('actions.count：必须在 1 到 6 之间（实际 9）', err);
+    expect([err.status, err.code, err.field]).toEqual([422, 'VALIDATION_FAILED', 'actions.count']);
+    expect(err.text('zh-CN')).toBe('请求参数校验失败：actions.count: 必须在 1 到 6 之间（实际 9）');
+    expect(err.text('en')).toBe('the request failed validation: actions.count: must be between 1 and 6 (got 9)');
+    expect(onError).toHaveBeenCalledWith('请求参数校验失败：actions.count: 必须在 1 到 6 之间（实际 9）', err);
   });
 
   it('shows the English message when the console is in English', async () => {
-    const { http, onError, setLang } = setup(() => json(403, { error: { code: 'FORBIDDEN', message: 'forbidden', message_zh: '没有权限' } }));
+    const { http, onError, setLang } = setup(() => json(403, error('FORBIDDEN', '无权访问', 'access is not allowed')));
     setLang('en');
-    await expect(http.get('/audit')).rejects.toThrow('forbidden');
-    expect(onError).toHaveBeenLastCalledWith('forbidden', expect.any(ApiError));
+    await expect(http.get('/audit')).rejects.toThrow('access is not allowed');
+    expect(onError).toHaveBeenLastCalledWith('access is not allowed', expect.any(ApiError));
     setLang('zh-CN');
     await http.get('/audit').catch(() => {});
-    expect(onError).toHaveBeenLastCalledWith('没有权限', expect.any(ApiError));
+    expect(onError).toHaveBeenLastCalledWith('无权访问', expect.any(ApiError));
   });
 
   it('leaves the message to the caller for quiet requests', async () => {
@@ -106,7 +107,7 @@ describe('http client', () => {
   });
 
   it('handles a 401 once however many requests fail, and again after a new login', async () => {
-    const { http, onUnauthorized, onError } = setup(() => json(401, { error: { code: 'UNAUTHORIZED', message: 'sign in first', message_zh: '请先登录' } }));
+    const { http, onUnauthorized, onError } = setup(() => json(401, error('UNAUTHORIZED', '未认证或认证已失效', 'not authenticated or the credentials have expired')));
     const all = await Promise.allSettled([http.get('/records'), http.get('/stats/summary'), http.get('/scenes')]);
     expect(all.every((r) => r.status === 'rejected' && (r.reason as ApiError).status === 401)).toBe(true);
     expect(onUnauthorized).toHaveBeenCalledTimes(1);
@@ -119,9 +120,9 @@ describe('http client', () => {
   });
 
   it('a wrong password at login is not a lost session', async () => {
-    const { http, onUnauthorized } = setup(() => json(401, { error: { code: 'UNAUTHORIZED', message: 'wrong user name or password', message_zh: '用户名或密码错误' } }));
+    const { http, onUnauthorized } = setup(() => json(401, error('UNAUTHORIZED', '未认证或认证已失效', 'not authenticated or the credentials have expired')));
     const e = (await http.post('/auth/login', {}, { quiet: true }).catch((x: unknown) => x)) as ApiError;
-    expect(e.text('zh-CN')).toBe('用户名或密码错误');
+    expect(e.text('zh-CN')).toBe('未认证或认证已失效');
     expect(onUnauthorized).not.toHaveBeenCalled();
   });
 

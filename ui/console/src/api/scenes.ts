@@ -8,8 +8,13 @@ export interface Scene {
   code: string;
   name: string;
   version: number;
+  /** The server's: `active` or `disabled`. */
+  status?: 'active' | 'disabled' | string;
   enabled?: boolean;
-  config: SceneRules;
+  /** Only on `GET /scenes/{code}`; the list's summaries carry `modes` and `compare_engine`. */
+  config?: SceneRules;
+  modes?: string[];
+  compare_engine?: 'builtin' | 'http' | null;
   updated_at?: string;
 }
 

@@ -44,16 +44,16 @@ export function lastDays(days: number, now = new Date()): [Date, Date] {
   return [new Date(now.getTime() - days * 86_400_000), now];
 }
 
-/** A dictionary entry's label in a language (English falls back to the Chinese label). */
+/** A dictionary entry's label in a language (each language falls back to the other, then the code). */
 export function dictLabel(
-  entries: { value: string; label: string; label_en?: string }[] | undefined,
+  entries: { value: string; label_zh?: string; label_en?: string }[] | undefined,
   value: string | null | undefined,
   lang: Lang,
 ): string {
   if (value === null || value === undefined || value === '') return '-';
   const e = entries?.find((x) => x.value === value);
   if (!e) return value;
-  return lang === 'en' ? e.label_en || e.label : e.label;
+  return (lang === 'en' ? e.label_en || e.label_zh : e.label_zh || e.label_en) || value;
 }
 
 /** The items of a list answer, whether paged (`{items}`) or a bare array. */

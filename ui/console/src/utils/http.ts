@@ -4,16 +4,11 @@
 
 export type Lang = 'zh-CN' | 'en';
 
-/** The error body as docs/admin-api.md writes it. */
-export interface ErrorBody {
-  error: { code: string; message: string; message_zh: string; field?: string; detail?: unknown };
-}
-
 /**
- * The error body the server answers with today (src/error.rs ErrorBody): `message` in Chinese,
- * `message_en`, and the field and its reason in `detail` (`reason_zh` where there is one).
+ * The one error body of the server (src/error.rs ErrorBody, docs/admin-api.md): `message` in
+ * Chinese, `message_en`, and the field and its reason in `detail` (`reason_zh` where there is one).
  */
-export interface ServerErrorBody {
+export interface ErrorBody {
   code: string;
   message: string;
   message_en: string;
@@ -96,11 +91,7 @@ export async function toApiError(res: Response): Promise<ApiError> {
   } catch {
     /* not JSON: a proxy's page */
   }
-  const e = (body as ErrorBody | null)?.error;
-  if (e && typeof e.code === 'string') {
-    return new ApiError(res.status, e.code, e.message ?? e.code, e.message_zh ?? e.message ?? e.code, e.field, e.detail);
-  }
-  const s = body as ServerErrorBody | null;
+  const s = body as ErrorBody | null;
   if (s && typeof s.code === 'string' && typeof s.message === 'string') {
     const d = s.detail && typeof s.detail === 'object' ? s.detail : undefined;
     const reason = typeof d?.reason === 'string' ? d.reason : undefined;

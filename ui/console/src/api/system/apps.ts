@@ -4,6 +4,8 @@ import type { Page } from '@/utils/http';
 export interface App {
   app_id: string;
   name: string;
+  /** The server's: `active` or `disabled`. */
+  status?: 'active' | 'disabled' | string;
   enabled?: boolean;
   created_at?: string;
 }

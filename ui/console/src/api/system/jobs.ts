@@ -1,23 +1,35 @@
 import { http } from '@/utils/request';
 import type { Page } from '@/utils/http';
 
+/** A scheduled job (docs/admin-api.md `Job`). */
 export interface Job {
   code: string;
-  name?: string;
+  name_zh: string;
+  name_en: string;
+  description_zh?: string;
+  description_en?: string;
   cron: string;
+  default_cron?: string;
   enabled: boolean;
   last_run_at?: string | null;
   next_run_at?: string | null;
-  last_status?: string | null;
+  last_status?: 'ok' | 'failed' | null;
+  /** A node holds it now. */
+  running?: boolean;
+  running_on?: string | null;
 }
 
+/** One run of a job (docs/admin-api.md `JobRun`). */
 export interface JobRun {
   id: string;
+  job_code?: string;
+  trigger?: 'schedule' | 'manual';
+  requested_by?: string | null;
+  node?: string;
   started_at: string;
   finished_at?: string | null;
-  status: string;
+  status: 'running' | 'ok' | 'failed';
   log?: string;
-  trigger?: string;
 }
 
 export const listJobs = () => http.get<Page<Job> | Job[]>('/jobs');

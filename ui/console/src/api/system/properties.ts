@@ -1,12 +1,23 @@
 import { http } from '@/utils/request';
 import type { Page } from '@/utils/http';
 
+/** A typed system property (docs/admin-api.md `Property`). */
 export interface Property {
   key: string;
-  type: 'int' | 'bool' | 'string' | 'duration_s';
+  kind: 'int' | 'bool' | 'string' | 'duration_s';
+  /** In force. */
   value: string | number | boolean;
-  description?: string;
+  default?: string | number | boolean;
+  min?: number;
+  max?: number;
+  allowed?: string[];
+  max_chars?: number;
+  name_zh?: string;
+  name_en?: string;
   description_zh?: string;
+  description_en?: string;
+  /** Null while the default holds. */
+  updated_by?: string | null;
   updated_at?: string;
 }
 
