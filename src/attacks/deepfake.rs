@@ -6,8 +6,7 @@ use std::path::Path;
 use livegate_actors::actions::ActionKind;
 
 use super::{
-    encoded, jpeg, load_clip, load_still, media_file, AttacksError, Pick, Presentation, Species,
-    FPS, MAX_CLIP_S,
+    clips_as_stream, jpeg, load_still, media_file, AttacksError, Pick, Presentation, Species, FPS,
 };
 
 /// The deepfake clips (`INDEX.md` section 3).
@@ -25,22 +24,9 @@ pub const GAN_STILL: &str = "FaceLivenessDetection-SDK_Doubango/deepfake.jpg";
 /// The deepfakes; the action session asks for a blink (the synthetic faces blink as their
 /// drivers do).
 pub fn stage(media: &Path, pick: &mut Pick) -> Result<Vec<Presentation>, AttacksError> {
-    let mut out = Vec::new();
-    for rel in CLIPS {
-        if !pick.wants(rel) {
-            continue;
-        }
-        let Some(path) = media_file(media, rel) else {
-            continue;
-        };
-        out.push(Presentation {
-            species: Species::Deepfake,
-            name: (*rel).to_owned(),
-            frames: encoded(&load_clip(&path, MAX_CLIP_S)?)?,
-            challenge: vec![ActionKind::Blink],
-            recorded_under: None,
-        });
-    }
+    let mut out = clips_as_stream(media, pick, CLIPS, Species::Deepfake, |_| {
+        vec![ActionKind::Blink]
+    })?;
     if pick.wants(GAN_STILL) {
         if let Some(path) = media_file(media, GAN_STILL) {
             let still = jpeg(&load_still(&path)?)?;

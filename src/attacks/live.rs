@@ -4,9 +4,7 @@ use std::path::Path;
 
 use livegate_actors::actions::ActionKind;
 
-use super::{
-    encoded, load_clip, media_file, AttacksError, Pick, Presentation, Species, MAX_CLIP_S,
-};
+use super::{clips_as_stream, AttacksError, Pick, Presentation, Species};
 
 /// Every real-person video of the media folder (its `INDEX.md`: real-live, the deepfakes'
 /// originals and the DFDC real clip).
@@ -74,21 +72,5 @@ pub fn challenge_for(rel: &str) -> Vec<ActionKind> {
 
 /// Every real-person clip.
 pub fn stage(media: &Path, pick: &mut Pick) -> Result<Vec<Presentation>, AttacksError> {
-    let mut out = Vec::new();
-    for rel in CLIPS {
-        if !pick.wants(rel) {
-            continue;
-        }
-        let Some(path) = media_file(media, rel) else {
-            continue;
-        };
-        out.push(Presentation {
-            species: Species::Live,
-            name: (*rel).to_owned(),
-            frames: encoded(&load_clip(&path, MAX_CLIP_S)?)?,
-            challenge: challenge_for(rel),
-            recorded_under: None,
-        });
-    }
-    Ok(out)
+    clips_as_stream(media, pick, CLIPS, Species::Live, challenge_for)
 }

@@ -605,6 +605,34 @@ fn write_report(
     Ok(())
 }
 
+/// The media clips `rels` (those the pick wants and the folder has) played as the camera's
+/// stream, each a presentation of `species` asking the challenge `challenge_of` gives its clip.
+pub fn clips_as_stream(
+    media: &Path,
+    pick: &mut Pick,
+    rels: &[&str],
+    species: Species,
+    challenge_of: impl Fn(&str) -> Vec<ActionKind>,
+) -> Result<Vec<Presentation>, AttacksError> {
+    let mut out = Vec::new();
+    for rel in rels {
+        if !pick.wants(rel) {
+            continue;
+        }
+        let Some(path) = media_file(media, rel) else {
+            continue;
+        };
+        out.push(Presentation {
+            species,
+            name: (*rel).to_owned(),
+            frames: encoded(&load_clip(&path, MAX_CLIP_S)?)?,
+            challenge: challenge_of(rel),
+            recorded_under: None,
+        });
+    }
+    Ok(out)
+}
+
 /// The media file `rel`, or `None` (reported, not counted) when the folder lacks it.
 pub fn media_file(media: &Path, rel: &str) -> Option<PathBuf> {
     let path = media.join(rel);

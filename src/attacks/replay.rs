@@ -3,9 +3,7 @@
 use std::path::Path;
 
 use super::live::challenge_for;
-use super::{
-    encoded, load_clip, media_file, AttacksError, Pick, Presentation, Species, MAX_CLIP_S,
-};
+use super::{clips_as_stream, AttacksError, Pick, Presentation, Species};
 
 /// The replay clips (`INDEX.md`: attack (screen replay), videos).
 pub const CLIPS: &[&str] = &[
@@ -17,21 +15,5 @@ pub const CLIPS: &[&str] = &[
 /// The replay clips as the camera's stream; the action session asks what the replayed person
 /// does (tranvanluyt's replay shows the turns and the nod of its live clip).
 pub fn stage(media: &Path, pick: &mut Pick) -> Result<Vec<Presentation>, AttacksError> {
-    let mut out = Vec::new();
-    for rel in CLIPS {
-        if !pick.wants(rel) {
-            continue;
-        }
-        let Some(path) = media_file(media, rel) else {
-            continue;
-        };
-        out.push(Presentation {
-            species: Species::ReplayClips,
-            name: (*rel).to_owned(),
-            frames: encoded(&load_clip(&path, MAX_CLIP_S)?)?,
-            challenge: challenge_for(rel),
-            recorded_under: None,
-        });
-    }
-    Ok(out)
+    clips_as_stream(media, pick, CLIPS, Species::ReplayClips, challenge_for)
 }
