@@ -241,6 +241,36 @@ async fn a_still_photo_fails_with_a_reason() {
     assert!(answer["reasons"].as_array().is_some_and(|r| !r.is_empty()));
 }
 
+/// A page whose camera names a virtual-camera driver fails though the person did what was asked;
+/// the same label in `engine.trusted_camera_labels` (a kiosk's capture card, a test rig) passes.
+#[tokio::test]
+async fn a_virtual_camera_fails_unless_the_deployment_trusts_its_label() {
+    let Some(video) = media("Blink-Detector_repeating/video.mp4") else {
+        return;
+    };
+    let frames = video_jpegs(&video, 15, 480, 14);
+    for (trusted, passes) in [("[]", false), (r#"["obs virtual camera"]"#, true)] {
+        let server = LiveServer::start(
+            &[("LIVEGATE_ENGINE__TRUSTED_CAMERA_LABELS", trusted)],
+            &[("kyc", blink_scene())],
+        )
+        .await;
+        let session = server.create_session("kyc", json!({})).await;
+        let mut page = Page::connect(&server, &session).await;
+        page.hello_from(false, "OBS Virtual Camera").await;
+        stream(&mut page, &frames, 15, 1).await;
+        let result = result_message(&mut page).await;
+        assert_eq!(result["passed"], passes, "trusted {trusted}: {result}");
+        let answer = server
+            .final_result(session.id, Duration::from_secs(10))
+            .await;
+        let named = answer["reasons"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|w| w == "virtual_camera"));
+        assert_eq!(named, !passes, "trusted {trusted}: {answer}");
+    }
+}
+
 /// One fresh session, a page said hello, and two real frames.
 async fn started(server: &LiveServer) -> (common::live::CreatedSession, Page, Vec<Vec<u8>>) {
     let frames = match media("Blink-Detector_repeating/video.mp4") {

@@ -358,8 +358,13 @@ impl Page {
         let _ = self.socket.send(Message::binary(bytes)).await;
     }
 
-    /// Says hello; returns the `ready` message.
+    /// Says hello from a phone's front camera; returns the `ready` message.
     pub async fn hello(&mut self, resume: bool) -> Value {
+        self.hello_from(resume, "camera2 1, facing front").await
+    }
+
+    /// Says hello naming the camera the page reports (`camera_label`); returns `ready`.
+    pub async fn hello_from(&mut self, resume: bool, camera_label: &str) -> Value {
         let hello = json!({
             "type": "hello",
             "suite": "X25519-CHACHA20POLY1305-SHA256",
@@ -367,7 +372,7 @@ impl Page {
             "resume": resume,
             "client": {
                 "user_agent": "livegate-tests",
-                "camera_label": "camera2 1, facing front",
+                "camera_label": camera_label,
                 "track": {"width": 480, "height": 640, "frame_rate": 15}
             }
         });
