@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use livegate_models::iris::IrisReuse;
 use livegate_models::media::{open_video, VideoOptions};
 use livegate_models::{
     AnalysisNeeds, Analyzer, AnalyzerConfig, FaceEngine, ModelRegistry, TrackState,
@@ -98,16 +99,31 @@ fn main() {
     };
     let registry = ModelRegistry::open_default().expect("models in place");
     let mut engine = Analyzer::new(&registry, AnalyzerConfig::default()).expect("engine loads");
+    let never = AnalyzerConfig {
+        iris_reuse: IrisReuse::NEVER,
+        ..AnalyzerConfig::default()
+    };
+    let mut every_run = Analyzer::new(&registry, never).expect("engine loads");
     // Eyes on every frame is the worst case (`analyze`, or a blink step); a session refines the
     // eyes only while it needs them (turns, nods, mouth and the quality prompts need the mesh).
+    // The iris model runs only where the eyes changed since its last reading, unless `no_reuse`.
     let mut report = serde_json::Map::new();
-    for (mode, eyes) in [("eyes_every_frame", true), ("mesh_only", false)] {
+    for (mode, eyes) in [
+        ("eyes_every_frame", true),
+        ("eyes_every_frame_no_reuse", true),
+        ("mesh_only", false),
+    ] {
         let needs = AnalysisNeeds {
             eyes,
             detect: false,
         };
         println!("\n{mode}");
-        report.insert(mode.into(), run_mode(&mut engine, &media, needs));
+        let engine = if mode.ends_with("no_reuse") {
+            &mut every_run
+        } else {
+            &mut engine
+        };
+        report.insert(mode.into(), run_mode(engine, &media, needs));
     }
     println!(
         "peak RSS: {:.0} MB (one worker: models, decoder, frames)",

@@ -7,7 +7,7 @@ use image::RgbImage;
 
 use crate::crop::RegionOfInterest;
 use crate::detect::{Detection, DetectorRange, FaceDetector};
-use crate::iris::IrisModel;
+use crate::iris::{IrisModel, IrisReuse};
 use crate::media::MediaLimits;
 use crate::mesh::{region_from_mesh, FaceMesh, FaceMeshResult};
 use crate::registry::ModelRegistry;
@@ -32,6 +32,9 @@ pub struct AnalyzerConfig {
     pub precision: InferencePrecision,
     /// Eyes the iris model takes per inference (2: both eyes in one batch).
     pub eyes_per_inference: usize,
+    /// When a session's last iris reading is reused instead of running the model again
+    /// ([`IrisReuse::NEVER`]: every frame that needs eyes runs it).
+    pub iris_reuse: IrisReuse,
 }
 
 impl Default for AnalyzerConfig {
@@ -42,6 +45,7 @@ impl Default for AnalyzerConfig {
             small_face_ratio: 0.12,
             precision: InferencePrecision::F32,
             eyes_per_inference: 2,
+            iris_reuse: IrisReuse::default(),
         }
     }
 }
@@ -66,8 +70,11 @@ pub struct StageTimes {
     pub detect_full_ms: f32,
     /// Face mesh (all runs this frame).
     pub mesh_ms: f32,
-    /// Iris model, both eyes.
+    /// Iris model, both eyes (the crops and their comparison only, when the last reading was
+    /// reused).
     pub iris_ms: f32,
+    /// Whether the eyes are the session's last iris reading, reused because they look the same.
+    pub iris_reused: bool,
     /// Pose and openness geometry.
     pub pose_ms: f32,
     /// Quality measures.
@@ -191,15 +198,24 @@ impl Analyzer {
         mesh: FaceMeshResult,
         score: f32,
         needs: AnalysisNeeds,
+        t: f64,
+        track: &mut TrackState,
     ) -> Result<FaceObservation, EngineError> {
         let (mut left_eye, mut right_eye) = (None, None);
         if needs.eyes {
             let start = Instant::now();
-            let [image_left, image_right] = self.iris.run(frame, &mesh.points)?;
+            let ([image_left, image_right], ran) = self.iris.run_tracked(
+                frame,
+                &mesh.points,
+                t,
+                &mut track.eyes,
+                self.config.iris_reuse,
+            )?;
             // The person's left eye is on the image's right.
             left_eye = image_right.map(|e| e.observation());
             right_eye = image_left.map(|e| e.observation());
             self.last_stages.iris_ms = ms_since(start);
+            self.last_stages.iris_reused = !ran;
         }
         let start = Instant::now();
         let head = pose::head_pose(&mesh.points).unwrap_or_default();
@@ -246,6 +262,10 @@ impl FaceEngine for Analyzer {
         let start = Instant::now();
         self.last_stages = StageTimes::default();
         let (width, height) = frame.dimensions();
+        if track.last_mesh.is_none() {
+            // A new track may be another face: its eyes are read afresh.
+            track.eyes = None;
+        }
         let detect_due = match track.last_detect_t {
             None => true,
             // A clock that went backwards is a new session reusing the state: start over.
@@ -296,12 +316,13 @@ impl FaceEngine for Analyzer {
                 // from: the next frame detects again.
                 let trusted = mesh.presence >= self.config.min_presence
                     && mesh_in_frame(&mesh, width, height);
-                let observation = self.observe(frame, mesh, score, needs)?;
+                let observation = self.observe(frame, mesh, score, needs, t, track)?;
                 track.last_mesh = trusted.then(|| observation.mesh.clone());
                 Some(observation)
             }
             None => {
                 track.last_mesh = None;
+                track.eyes = None;
                 None
             }
         };

@@ -41,6 +41,9 @@ pub struct TrackState {
     pub(crate) last_detect_t: Option<f64>,
     /// Frame time `t` when the full-range detector last ran.
     pub(crate) last_full_range_t: Option<f64>,
+    /// The iris model's last reading of the main face's eyes, reused while they look the same
+    /// (boxed: the track travels in every pool job and stays small).
+    pub(crate) eyes: Option<Box<crate::iris::EyeMemo>>,
 }
 
 impl TrackState {
