@@ -143,6 +143,44 @@ fn out_of_range_values_name_the_key_and_the_range() {
 }
 
 #[test]
+fn trusted_camera_labels_are_a_list_of_real_labels() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = load(
+        dir.path(),
+        &[(
+            "LIVEGATE_ENGINE__TRUSTED_CAMERA_LABELS",
+            r#"["fake_device_0", "Kiosk Capture"]"#,
+        )],
+    )
+    .expect("a list of labels");
+    assert_eq!(
+        config.engine.trusted_camera_labels,
+        vec!["fake_device_0".to_string(), "Kiosk Capture".to_string()]
+    );
+    assert!(load(dir.path(), &[])
+        .expect("defaults")
+        .engine
+        .trusted_camera_labels
+        .is_empty());
+    let msg = message(load(
+        dir.path(),
+        &[("LIVEGATE_ENGINE__TRUSTED_CAMERA_LABELS", r#"[" "]"#)],
+    ));
+    assert!(
+        msg.starts_with("invalid configuration: engine.trusted_camera_labels: "),
+        "{msg}"
+    );
+    let msg = message(load(
+        dir.path(),
+        &[("LIVEGATE_ENGINE__REPLAY_CHECK_MINUTES", "61")],
+    ));
+    assert_eq!(
+        msg,
+        "invalid configuration: engine.replay_check_minutes: must be between 0 and 60 (got 61)"
+    );
+}
+
+#[test]
 fn postgres_needs_a_url_and_a_bad_url_is_not_echoed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let msg = message(load(dir.path(), &[("LIVEGATE_STORE__BACKEND", "postgres")]));
