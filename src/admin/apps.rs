@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::permission::Permission;
 use super::session::AdminSession;
-use super::{required_text, PageQuery, Paged, TenantQuery};
+use super::{required_text, Paged, TenantPageQuery};
 use crate::error::ApiError;
 use crate::secrets::{app_secret_aad, MasterKey, SecretsError};
 use crate::server::AppState;
@@ -65,18 +65,10 @@ impl From<App> for AppView {
     }
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    #[serde(flatten)]
-    tenant: TenantQuery,
-    #[serde(flatten)]
-    page: PageQuery,
-}
-
 async fn list(
     session: AdminSession,
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
+    query: web::Query<TenantPageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     session.require(Permission::AppsRead)?;
     let tenant = session.tenant_scope(query.tenant.tenant)?;

@@ -188,6 +188,17 @@ pub struct TenantQuery {
     pub tenant: Option<TenantId>,
 }
 
+/// The query of a tenant-scoped list call: `tenant` and the paging.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct TenantPageQuery {
+    /// Narrow to this tenant of the user's subtree.
+    #[serde(flatten)]
+    pub tenant: TenantQuery,
+    /// Which rows.
+    #[serde(flatten)]
+    pub page: PageQuery,
+}
+
 /// A page of a list as the admin API answers it: `{"items", "total", "offset", "limit"}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Paged<T> {

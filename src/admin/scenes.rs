@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use super::permission::Permission;
 use super::session::AdminSession;
-use super::{required_text, PageQuery, Paged, TenantQuery};
+use super::{required_text, Paged, TenantPageQuery, TenantQuery};
 use crate::error::{ApiError, ErrorCode};
 use crate::scene_secrets::{self, SECRET_FIELDS};
 use crate::scenes::{check_scene_code, masked_config, FallbackRules, SceneRules, SceneRulesError};
@@ -244,18 +244,10 @@ fn conflict(err: StoreError, field: &str) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    #[serde(flatten)]
-    tenant: TenantQuery,
-    #[serde(flatten)]
-    page: PageQuery,
-}
-
 async fn list(
     session: AdminSession,
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
+    query: web::Query<TenantPageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     session.require(Permission::ScenesRead)?;
     let tenant = session.tenant_scope(query.tenant.tenant)?;
@@ -325,18 +317,13 @@ async fn create(
     Ok(HttpResponse::Created().json(view(scene, &master, &sessions)))
 }
 
-#[derive(Deserialize)]
-struct TenantOnly {
-    tenant: Option<TenantId>,
-}
-
 async fn show(
     session: AdminSession,
     state: web::Data<AppState>,
     master: web::Data<MasterKey>,
     sessions: web::Data<SessionService>,
     code: web::Path<String>,
-    query: web::Query<TenantOnly>,
+    query: web::Query<TenantQuery>,
 ) -> Result<HttpResponse, ApiError> {
     session.require(Permission::ScenesRead)?;
     let tenant = session.tenant_scope(query.tenant)?;
@@ -359,7 +346,7 @@ async fn update(
     master: web::Data<MasterKey>,
     sessions: web::Data<SessionService>,
     code: web::Path<String>,
-    query: web::Query<TenantOnly>,
+    query: web::Query<TenantQuery>,
     body: web::Json<UpdateScene>,
 ) -> Result<HttpResponse, ApiError> {
     session.require(Permission::ScenesWrite)?;
@@ -475,7 +462,7 @@ async fn disable(
     master: web::Data<MasterKey>,
     sessions: web::Data<SessionService>,
     code: web::Path<String>,
-    query: web::Query<TenantOnly>,
+    query: web::Query<TenantQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (code, tenant) = (code.into_inner(), query.tenant);
     set_status(
@@ -496,7 +483,7 @@ async fn enable(
     master: web::Data<MasterKey>,
     sessions: web::Data<SessionService>,
     code: web::Path<String>,
-    query: web::Query<TenantOnly>,
+    query: web::Query<TenantQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (code, tenant) = (code.into_inner(), query.tenant);
     set_status(
@@ -515,7 +502,7 @@ async fn versions(
     session: AdminSession,
     state: web::Data<AppState>,
     code: web::Path<String>,
-    query: web::Query<ListQuery>,
+    query: web::Query<TenantPageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     session.require(Permission::ScenesRead)?;
     let tenant = session.tenant_scope(query.tenant.tenant)?;
@@ -539,7 +526,7 @@ async fn version(
     session: AdminSession,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    query: web::Query<TenantOnly>,
+    query: web::Query<TenantQuery>,
 ) -> Result<HttpResponse, ApiError> {
     session.require(Permission::ScenesRead)?;
     let tenant = session.tenant_scope(query.tenant)?;

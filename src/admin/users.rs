@@ -14,7 +14,7 @@ use serde_json::json;
 use super::password;
 use super::permission::{role_permissions, Permission};
 use super::session::{permissions_of, AdminSession};
-use super::{invalid, required_text, PageQuery, Paged, TenantQuery};
+use super::{invalid, required_text, PageQuery, Paged, TenantPageQuery};
 use crate::error::{ApiError, ErrorCode};
 use crate::server::AppState;
 use crate::store::{
@@ -73,18 +73,10 @@ impl From<AdminUser> for UserView {
     }
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    #[serde(flatten)]
-    tenant: TenantQuery,
-    #[serde(flatten)]
-    page: PageQuery,
-}
-
 async fn list(
     session: AdminSession,
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
+    query: web::Query<TenantPageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     session.require(Permission::UsersRead)?;
     let tenant = session.tenant_scope(query.tenant.tenant)?;
