@@ -46,8 +46,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/scenes", web::post().to(create))
         .route("/scenes/{code}", web::get().to(show))
         .route("/scenes/{code}", web::put().to(update))
-        .route("/scenes/{code}/disable", web::post().to(disable))
-        .route("/scenes/{code}/enable", web::post().to(enable))
+        .route(
+            "/scenes/{code}/disable",
+            web::post().to(set_status::<false>),
+        )
+        .route("/scenes/{code}/enable", web::post().to(set_status::<true>))
         .route("/scenes/{code}/versions", web::get().to(versions))
         .route("/scenes/{code}/versions/{version}", web::get().to(version));
 }
@@ -427,23 +430,24 @@ fn changed_fields(before: &Value, after: &Value) -> Vec<String> {
     names
 }
 
-async fn set_status(
+/// `POST /scenes/{code}/enable` (`ACTIVE`) and `/disable`.
+async fn set_status<const ACTIVE: bool>(
     session: AdminSession,
     state: web::Data<AppState>,
     master: web::Data<MasterKey>,
     sessions: web::Data<SessionService>,
-    code: String,
-    tenant: Option<TenantId>,
-    status: SceneStatus,
+    code: web::Path<String>,
+    query: web::Query<TenantQuery>,
 ) -> Result<HttpResponse, ApiError> {
     session.require(Permission::ScenesWrite)?;
-    let tenant = session.tenant_scope(tenant)?;
+    let tenant = session.tenant_scope(query.tenant)?;
+    let (status, action) = if ACTIVE {
+        (SceneStatus::Active, "scene.enable")
+    } else {
+        (SceneStatus::Disabled, "scene.disable")
+    };
     let store = state.store.as_ref();
     let scene = store.set_scene_status(tenant, &code, status).await?;
-    let action = match status {
-        SceneStatus::Active => "scene.enable",
-        SceneStatus::Disabled => "scene.disable",
-    };
     session
         .audit_in(
             store,
@@ -454,48 +458,6 @@ async fn set_status(
         )
         .await?;
     Ok(HttpResponse::Ok().json(view(scene, &master, &sessions)))
-}
-
-async fn disable(
-    session: AdminSession,
-    state: web::Data<AppState>,
-    master: web::Data<MasterKey>,
-    sessions: web::Data<SessionService>,
-    code: web::Path<String>,
-    query: web::Query<TenantQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let (code, tenant) = (code.into_inner(), query.tenant);
-    set_status(
-        session,
-        state,
-        master,
-        sessions,
-        code,
-        tenant,
-        SceneStatus::Disabled,
-    )
-    .await
-}
-
-async fn enable(
-    session: AdminSession,
-    state: web::Data<AppState>,
-    master: web::Data<MasterKey>,
-    sessions: web::Data<SessionService>,
-    code: web::Path<String>,
-    query: web::Query<TenantQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let (code, tenant) = (code.into_inner(), query.tenant);
-    set_status(
-        session,
-        state,
-        master,
-        sessions,
-        code,
-        tenant,
-        SceneStatus::Active,
-    )
-    .await
 }
 
 async fn versions(

@@ -33,8 +33,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users", web::post().to(create))
         .route("/users/{id}", web::get().to(show))
         .route("/users/{id}", web::put().to(update))
-        .route("/users/{id}/disable", web::post().to(disable))
-        .route("/users/{id}/enable", web::post().to(enable))
+        .route("/users/{id}/disable", web::post().to(set_status::<false>))
+        .route("/users/{id}/enable", web::post().to(set_status::<true>))
         .route("/users/{id}/unlock", web::post().to(unlock))
         .route("/roles", web::get().to(roles));
 }
@@ -247,25 +247,26 @@ async fn update(
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
-async fn set_status(
+/// `POST /users/{id}/enable` (`ACTIVE`) and `/disable`.
+async fn set_status<const ACTIVE: bool>(
     session: AdminSession,
     state: web::Data<AppState>,
-    id: AdminUserId,
-    status: AdminUserStatus,
+    id: web::Path<AdminUserId>,
 ) -> Result<HttpResponse, ApiError> {
     session.require(Permission::UsersWrite)?;
+    let (status, action) = if ACTIVE {
+        (AdminUserStatus::Active, "user.enable")
+    } else {
+        (AdminUserStatus::Disabled, "user.disable")
+    };
     let store = state.store.as_ref();
-    let target = changeable_user(&session, store, id).await?;
+    let target = changeable_user(&session, store, *id).await?;
     if target.id == session.user_id {
         return Err(invalid("id", "cannot disable or enable yourself"));
     }
     let user = store
         .set_admin_user_status(session.tenant, target.id, status)
         .await?;
-    let action = match status {
-        AdminUserStatus::Active => "user.enable",
-        AdminUserStatus::Disabled => "user.disable",
-    };
     session
         .audit_in(
             store,
@@ -276,22 +277,6 @@ async fn set_status(
         )
         .await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
-}
-
-async fn disable(
-    session: AdminSession,
-    state: web::Data<AppState>,
-    id: web::Path<AdminUserId>,
-) -> Result<HttpResponse, ApiError> {
-    set_status(session, state, *id, AdminUserStatus::Disabled).await
-}
-
-async fn enable(
-    session: AdminSession,
-    state: web::Data<AppState>,
-    id: web::Path<AdminUserId>,
-) -> Result<HttpResponse, ApiError> {
-    set_status(session, state, *id, AdminUserStatus::Active).await
 }
 
 async fn unlock(
