@@ -1,4 +1,6 @@
-//! Lets the dlib crate's `-lcblas` resolve on plain Debian.
+//! Compiles the dlib shim the OpenVINO embedding reads dlib's network with
+//! (`native/dlib_resnet.cpp`, against Debian's dlib headers, which `dlib-face-recognition` needs
+//! already), and lets the dlib crate's `-lcblas` resolve on plain Debian.
 //!
 //! `dlib-face-recognition` links `cblas`, which Debian ships inside OpenBLAS (`libopenblas-dev`)
 //! without a `libcblas.so` name (only some other BLAS packages provide one). Rather than touch the system, we point a `libcblas.so` in our own
@@ -15,6 +17,17 @@ const LIB_DIRS: [&str; 4] = [
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=native/dlib_resnet.cpp");
+    // Same standard and headers as dlib-face-recognition's own C++ (dlib's headers must match the
+    // libdlib they link against, which they do: both are Debian's).
+    cc::Build::new()
+        .cpp(true)
+        .std("c++14")
+        .opt_level(2)
+        .warnings(false)
+        .file("native/dlib_resnet.cpp")
+        .compile("livegate_dlib_resnet");
+    println!("cargo:rustc-link-lib=dlib");
     // Always ours, even where a system libcblas.so exists: the embedding pins OpenBLAS's threads
     // (`openblas_set_num_threads`), so cblas must be OpenBLAS too.
     let Some(openblas) = LIB_DIRS

@@ -18,8 +18,8 @@ use livegate_models::embedding::DlibIdentity;
 use livegate_models::media::{open_media, Media, MediaLimits, VideoOptions};
 use livegate_models::silent::SilentLiveness;
 use livegate_models::{
-    AnalysisNeeds, Analyzer, AnalyzerConfig, EngineError, FaceEngine, FrameAnalysis, ModelFile,
-    ModelRegistry, TrackState,
+    AnalysisNeeds, Analyzer, AnalyzerConfig, EngineError, FaceEngine, FrameAnalysis, ModelRegistry,
+    TrackState,
 };
 use serde_json::json;
 
@@ -116,10 +116,7 @@ pub fn run(
     let summary = match media {
         Media::Image(image) => observe_still(&mut engine, &image, thresholds, &mut emit)?,
         Media::Video(video) => {
-            let mut identity = DlibIdentity::open(
-                &registry.path(ModelFile::DlibShapePredictor5),
-                &registry.path(ModelFile::DlibFaceRecognition),
-            )?;
+            let mut identity = DlibIdentity::open(&registry)?;
             let frames = video.map(|f| f.map(|f| (f.t, f.image)));
             observe_frames(&mut engine, &mut identity, frames, thresholds, &mut emit)?
         }

@@ -10,7 +10,7 @@ use clap::Args;
 use livegate_models::compare::{CompareError, FaceComparator, ImageRole};
 use livegate_models::embedding::DlibIdentity;
 use livegate_models::media::{open_media, Media, MediaLimits, VideoOptions};
-use livegate_models::{Analyzer, AnalyzerConfig, EngineError, ModelFile, ModelRegistry};
+use livegate_models::{Analyzer, AnalyzerConfig, EngineError, ModelRegistry};
 use serde_json::json;
 
 /// `livegate compare`.
@@ -79,11 +79,7 @@ pub fn run(
     let registry = ModelRegistry::open(models_dir).map_err(CompareCommandError::Models)?;
     let analyzer =
         Analyzer::new(&registry, AnalyzerConfig::default()).map_err(CompareCommandError::Models)?;
-    let identity = DlibIdentity::open(
-        &registry.path(ModelFile::DlibShapePredictor5),
-        &registry.path(ModelFile::DlibFaceRecognition),
-    )
-    .map_err(CompareCommandError::Models)?;
+    let identity = DlibIdentity::open(&registry).map_err(CompareCommandError::Models)?;
     let mut comparator = FaceComparator::new(analyzer, identity);
     let comparison = comparator.compare(&a, &b).map_err(|e| match e {
         // Both images passed the media limits the engine checks, so an engine error is the

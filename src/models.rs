@@ -49,10 +49,7 @@ impl ReadinessCheck for ModelsReadiness {
 pub fn engine_factory(registry: ModelRegistry) -> livegate_actors::actor::EngineFactory {
     std::sync::Arc::new(move || {
         let face = Analyzer::new(&registry, AnalyzerConfig::from_env()?)?;
-        let identity = livegate_models::embedding::DlibIdentity::open(
-            &registry.path(livegate_models::ModelFile::DlibShapePredictor5),
-            &registry.path(livegate_models::ModelFile::DlibFaceRecognition),
-        )?;
+        let identity = livegate_models::embedding::DlibIdentity::open(&registry)?;
         let face: Box<dyn livegate_models::FaceEngine> = Box::new(face);
         let identity: Box<dyn livegate_models::IdentityEngine> = Box::new(identity);
         Ok((face, identity))

@@ -20,7 +20,7 @@ pub const SAMPLE_INTERVAL_S: f64 = 1.0;
 /// Seconds between routine samples in a live session. A session also samples at once after a
 /// lost track or a jump, and confirms the person before it passes, so the routine samples only
 /// bound how long a swap without either could go unseen mid-session (issue 7: each sample
-/// costs about 29 ms of a core, the largest single cost of a short session).
+/// costs about 12 tracked mesh frames of CPU, `docs/performance.md`).
 pub const SESSION_SAMPLE_INTERVAL_S: f64 = 2.0;
 /// A main-face box overlapping the previous one less than this has jumped (another face?).
 const JUMP_IOU: f32 = 0.3;

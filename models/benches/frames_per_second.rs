@@ -4,14 +4,19 @@
 //! clip and in total: frames per second with and without decode (by CPU time of this process, so
 //! a busy machine slows it less than by wall time), p50/p95 engine latency per frame, and the peak
 //! resident memory of the process (VmHWM). Everything runs on one thread: one model worker.
+//!
+//! Then one identity embedding (dlib: 5-point alignment, chip, ResNet) against one mesh frame,
+//! by CPU time, on the main face of every 10th frame of the same clips: what one continuity
+//! sample costs a session, in frames of analysis.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use livegate_models::embedding::DlibIdentity;
 use livegate_models::iris::IrisReuse;
 use livegate_models::media::{open_video, VideoOptions};
 use livegate_models::{
-    AnalysisNeeds, Analyzer, AnalyzerConfig, FaceEngine, ModelRegistry, TrackState,
+    AnalysisNeeds, Analyzer, AnalyzerConfig, FaceEngine, IdentityEngine, ModelRegistry, TrackState,
 };
 
 const CLIPS: [&str; 4] = [
@@ -125,6 +130,11 @@ fn main() {
         };
         report.insert(mode.into(), run_mode(engine, &media, needs));
     }
+    let mut identity = DlibIdentity::open(&registry).expect("dlib models load");
+    report.insert(
+        "embedding".into(),
+        run_embeddings(&mut engine, &mut identity, &media),
+    );
     println!(
         "peak RSS: {:.0} MB (one worker: models, decoder, frames)",
         peak_rss_mb()
@@ -165,6 +175,67 @@ fn run_mode(engine: &mut Analyzer, media: &Path, needs: AnalysisNeeds) -> serde_
         "fps_with_decode": all.frames as f64 / (all.decode_cpu + all.engine_cpu),
         "fps_engine": all.frames as f64 / all.engine_cpu,
         "p50_ms": percentile(&all.engine_ms, 0.5), "p95_ms": percentile(&all.engine_ms, 0.95)})
+}
+
+/// Embeds the main face of every 10th frame (mesh only in between, as a session's frames run)
+/// and compares the CPU time of one embedding with that of one mesh frame; returns the totals.
+fn run_embeddings(
+    engine: &mut Analyzer,
+    identity: &mut DlibIdentity,
+    media: &Path,
+) -> serde_json::Value {
+    const EVERY: usize = 10;
+    let needs = AnalysisNeeds {
+        eyes: false,
+        detect: false,
+    };
+    let opts = VideoOptions {
+        fit: Some((480, 640)),
+        max_frames: None,
+    };
+    let (mut frames, mut frame_cpu) = (0usize, 0.0);
+    let mut embed_ms = Vec::new();
+    for clip in CLIPS {
+        let path = media.join(clip);
+        if !path.is_file() {
+            continue;
+        }
+        let mut video = open_video(&path, &opts).expect("clip opens");
+        let mut track = TrackState::default();
+        for (i, frame) in video.by_ref().enumerate() {
+            let frame = frame.expect("frame decodes");
+            let c0 = cpu_seconds();
+            let analysis = engine
+                .analyze(&frame.image, frame.t, &mut track, needs)
+                .expect("frame analysed");
+            frame_cpu += cpu_seconds() - c0;
+            frames += 1;
+            let Some(main) = analysis.main.as_ref().filter(|_| i % EVERY == 0) else {
+                continue;
+            };
+            let c1 = cpu_seconds();
+            let embedding = identity.embed(&frame.image, main).expect("embedding runs");
+            if embedding.is_some() {
+                embed_ms.push((cpu_seconds() - c1) * 1e3);
+            }
+        }
+    }
+    embed_ms.sort_by(f64::total_cmp);
+    let frame_ms = frame_cpu * 1e3 / frames.max(1) as f64;
+    let mean_ms = embed_ms.iter().sum::<f64>() / embed_ms.len().max(1) as f64;
+    println!(
+        "\nembedding (dlib, one core): {} faces, mean {:.2} ms, p50 {:.2} ms, p95 {:.2} ms of CPU; \
+         one mesh frame {:.2} ms: an embedding costs {:.1} frames",
+        embed_ms.len(),
+        mean_ms,
+        percentile(&embed_ms, 0.5),
+        percentile(&embed_ms, 0.95),
+        frame_ms,
+        mean_ms / frame_ms
+    );
+    serde_json::json!({"embeddings": embed_ms.len(), "mean_ms": mean_ms,
+        "p50_ms": percentile(&embed_ms, 0.5), "p95_ms": percentile(&embed_ms, 0.95),
+        "mesh_frame_ms": frame_ms, "frames_per_embedding": mean_ms / frame_ms})
 }
 
 fn print_row(name: &str, f: &Figures) {

@@ -155,6 +155,41 @@ impl Runtime {
             s
         })
     }
+
+    /// Compiles a model given in memory as OpenVINO IR: `xml` the network, `weights` the binary
+    /// its constants point into (byte offsets). For networks built at startup from another
+    /// framework's weights, so no converted file has to be shipped.
+    pub fn compile_ir(
+        &mut self,
+        name: &'static str,
+        xml: &[u8],
+        weights: &[u8],
+    ) -> Result<ModelSession, EngineError> {
+        let err =
+            |what: &str, e: openvino::InferenceError| runtime_error(&format!("{name}: {what}"), e);
+        let len = i64::try_from(weights.len())
+            .map_err(|_| EngineError::Runtime(format!("{name}: weights too large")))?;
+        let shape = openvino::Shape::new(&[len]).map_err(|e| err("weights shape", e))?;
+        let mut tensor = Tensor::new(ElementType::U8, &shape).map_err(|e| err("weights", e))?;
+        tensor
+            .get_raw_data_mut()
+            .map_err(|e| err("weights data", e))?
+            .copy_from_slice(weights);
+        let read = self
+            .core
+            .read_model_from_buffer(xml, Some(&tensor))
+            .map_err(|e| err("cannot read the IR", e))?;
+        let mut compiled = self
+            .core
+            .compile_model(&read, DeviceType::CPU)
+            .map_err(|e| err("cannot compile", e))?;
+        ModelSession::new(name, &mut compiled).map(|mut s| {
+            s.compiled = Some(compiled);
+            // The constants may point into this buffer rather than copy it.
+            s.weights = Some(tensor);
+            s
+        })
+    }
 }
 
 /// One compiled model with its inference request and a reusable f32 input tensor.
@@ -166,6 +201,8 @@ pub struct ModelSession {
     outputs: Vec<OutputSlot>,
     // Kept alive (and dropped last) for as long as the request runs against it.
     compiled: Option<CompiledModel>,
+    // An in-memory model's weights (`Runtime::compile_ir`), outliving the compiled model.
+    weights: Option<Tensor>,
 }
 
 /// One output of a model, by its index in the compiled model and its element count.
@@ -214,6 +251,7 @@ impl ModelSession {
             input_dims,
             outputs,
             compiled: None,
+            weights: None,
         })
     }
 

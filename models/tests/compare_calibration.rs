@@ -7,13 +7,15 @@
 //!
 //! Needs `LIVEGATE_TEST_MEDIA` and the model files (`LIVEGATE_MODELS_DIR` or `var/models`).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use image::RgbImage;
 use livegate_models::compare::{CompareError, FaceComparator, ImageRole, SAME_PERSON_DISTANCE};
 use livegate_models::embedding::DlibIdentity;
 use livegate_models::media::{decode_image, open_video, MediaLimits, VideoOptions};
-use livegate_models::{Analyzer, AnalyzerConfig, Embedding, ModelFile, ModelRegistry};
+use livegate_models::{Analyzer, AnalyzerConfig, Embedding, ModelRegistry};
 
 /// One person and where their faces are: still photos, or clips sampled at three times.
 struct Person {
@@ -123,24 +125,6 @@ const EXPECTED_IMPOSTOR: usize = 6666;
 /// Genuine pairs at or above the threshold (grimaces, head turns, obama2/obama3 at 0.434).
 const EXPECTED_FALSE_REJECTS: usize = 9;
 
-fn dirs() -> Option<(PathBuf, PathBuf)> {
-    let Some(media) = std::env::var_os("LIVEGATE_TEST_MEDIA").map(PathBuf::from) else {
-        eprintln!("skipped: LIVEGATE_TEST_MEDIA is not set (point it at the shared face media)");
-        return None;
-    };
-    let models = std::env::var_os("LIVEGATE_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../var/models"));
-    if !models
-        .join(ModelFile::DlibFaceRecognition.file_name())
-        .is_file()
-    {
-        eprintln!("skipped: the model files are not in {}", models.display());
-        return None;
-    }
-    Some((media, models))
-}
-
 /// The first, middle and last frames at whole seconds of a clip, fitted into 640x640 as a
 /// session's frames are.
 fn clip_frames(path: &Path) -> Vec<(String, RgbImage)> {
@@ -182,16 +166,12 @@ struct Sample {
 
 #[test]
 fn genuine_pairs_fall_below_the_threshold_and_impostors_above() {
-    let Some((media, models)) = dirs() else {
+    let Some((media, models)) = common::media_and_models() else {
         return;
     };
     let registry = ModelRegistry::open(&models).expect("the model files");
     let analyzer = Analyzer::new(&registry, AnalyzerConfig::default()).expect("the analyzer");
-    let identity = DlibIdentity::open(
-        &registry.path(ModelFile::DlibShapePredictor5),
-        &registry.path(ModelFile::DlibFaceRecognition),
-    )
-    .expect("the dlib models");
+    let identity = DlibIdentity::open(&registry).expect("the dlib models on OpenVINO");
     let mut comparator = FaceComparator::new(analyzer, identity);
 
     let mut samples = Vec::new();

@@ -25,7 +25,7 @@ fn dirs() -> Option<(PathBuf, PathBuf)> {
 }
 
 fn engine(models: &std::path::Path) -> DlibIdentity {
-    DlibIdentity::open(
+    DlibIdentity::open_dlib_network(
         &models.join("shape_predictor_5_face_landmarks.dat"),
         &models.join("dlib_face_recognition_resnet_model_v1.dat"),
     )
@@ -175,7 +175,7 @@ fn tiny_or_cut_off_faces_are_not_embedded() {
 #[test]
 fn a_missing_model_file_names_it() {
     let dir = std::env::temp_dir().join("livegate-no-models-here");
-    let err = DlibIdentity::open(
+    let err = DlibIdentity::open_dlib_network(
         &dir.join("shape_predictor_5_face_landmarks.dat"),
         &dir.join("dlib_face_recognition_resnet_model_v1.dat"),
     )
