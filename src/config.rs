@@ -273,6 +273,12 @@ pub const ENV_VARS: &[EnvVar] = &[
         doc: "camera labels (exact, any case) known to be real, exempt from the virtual-camera cue, as a list: `[\"fake_device_0\"]` (docs/attacks.md)",
     },
     EnvVar {
+        name: "LIVEGATE_ENGINE__REPORT_ONLY_CUES",
+        key: Some("engine.report_only_cues"),
+        text: false,
+        doc: "silent cues reported in results but never deciding, as a list of `glare`, `border`: `[\"border\"]` for a site where one refuses real people (docs/attacks.md)",
+    },
+    EnvVar {
         name: "LIVEGATE_INFERENCE_PRECISION",
         key: None,
         text: true,
@@ -448,6 +454,10 @@ pub struct EngineConfig {
     /// Camera labels (exact, any case) known to be real, exempt from the `virtual_camera` cue.
     #[serde(default)]
     pub trusted_camera_labels: Vec<String>,
+    /// Silent hard cues reported in results but never deciding (`glare`, `border`): for a site
+    /// where one refuses real people (a doorway framing faces, a glossy kiosk).
+    #[serde(default)]
+    pub report_only_cues: Vec<String>,
 }
 
 /// `[server]`: the HTTP listener.
@@ -847,6 +857,20 @@ impl Config {
             return Err(ConfigError::invalid(
                 "engine.trusted_camera_labels",
                 format!("labels must be 1-200 characters (got {label:?})"),
+            ));
+        }
+        if let Some(cue) = self
+            .engine
+            .report_only_cues
+            .iter()
+            .find(|c| !livegate_models::silent::SWITCHABLE_CUES.contains(&c.as_str()))
+        {
+            return Err(ConfigError::invalid(
+                "engine.report_only_cues",
+                format!(
+                    "{cue:?} is not a cue that can be reported only (one of: {})",
+                    livegate_models::silent::SWITCHABLE_CUES.join(", ")
+                ),
             ));
         }
         if let Err(err) = self.engine.thresholds.validate() {

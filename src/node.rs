@@ -118,6 +118,7 @@ impl Node {
                     ))
                 }),
                 trusted_camera_labels: config.engine.trusted_camera_labels.clone(),
+                report_only_cues: config.engine.report_only_cues.clone(),
             },
             signer: signer.clone(),
             evidence: Arc::clone(&evidence),

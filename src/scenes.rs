@@ -924,6 +924,7 @@ impl SceneRules {
             retry_challenges: Vec::new(),
             mode: self.liveness_mode(),
             flash: None,
+            report_only_cues: Vec::new(),
         }
     }
 

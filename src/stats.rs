@@ -311,8 +311,13 @@ pub const ATTACK_REASONS: &[&str] = &[
     "texture",
     "moire",
     "glare",
+    "border",
     "injection",
     "virtual_camera",
+    "frame_timing",
+    "replayed_frames",
+    "flash_wrong_sequence",
+    "flash_flat",
 ];
 
 /// Whether a reason code names an attack.

@@ -143,6 +143,34 @@ fn out_of_range_values_name_the_key_and_the_range() {
 }
 
 #[test]
+fn report_only_cues_name_switchable_cues_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = load(
+        dir.path(),
+        &[("LIVEGATE_ENGINE__REPORT_ONLY_CUES", r#"["border"]"#)],
+    )
+    .expect("border may be reported only");
+    assert_eq!(config.engine.report_only_cues, vec!["border".to_string()]);
+    assert!(load(dir.path(), &[])
+        .expect("defaults")
+        .engine
+        .report_only_cues
+        .is_empty());
+    // The positive cue cannot be switched off, nor can a misspelt one slip through.
+    for bad in [r#"["planar_motion"]"#, r#"["boarder"]"#] {
+        let msg = message(load(
+            dir.path(),
+            &[("LIVEGATE_ENGINE__REPORT_ONLY_CUES", bad)],
+        ));
+        assert!(
+            msg.starts_with("invalid configuration: engine.report_only_cues: ")
+                && msg.contains("one of: glare, border"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
 fn trusted_camera_labels_are_a_list_of_real_labels() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = load(

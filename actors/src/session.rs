@@ -26,8 +26,9 @@ pub const SILENT_MIN_S: f64 = 3.0;
 /// ...and decides by this time whatever the cues say (undecided cues then fail it).
 pub const SILENT_MAX_S: f64 = 6.0;
 /// Silent cues that fail an action session even when every step was done (a reflecting
-/// screen's glare); a bank's texture model (any other cue name) vetoes too.
-pub const ACTION_VETO_CUES: &[&str] = &["glare"];
+/// screen's glare, a held medium's border); a bank's texture model (any other cue name) vetoes
+/// too.
+pub const ACTION_VETO_CUES: &[&str] = &["glare", "border"];
 /// Silent cues that never veto an action session: soft (`no_pulse`), reported only
 /// (`screen_moire`), and `planar_motion`, which is too eager on live faces during actions (4 of
 /// the 26 live clips that did their action read as planar in the attack battery,
@@ -106,6 +107,10 @@ pub struct SessionConfig {
     /// session.
     #[serde(default)]
     pub flash: Option<Vec<FlashStep>>,
+    /// Silent hard cues the deployment reports but never decides on (`engine.report_only_cues`,
+    /// names from `livegate_models::silent::SWITCHABLE_CUES`).
+    #[serde(default)]
+    pub report_only_cues: Vec<String>,
 }
 
 impl SessionConfig {
@@ -119,6 +124,7 @@ impl SessionConfig {
             retry_challenges: Vec::new(),
             mode: LivenessMode::Action,
             flash: None,
+            report_only_cues: Vec::new(),
         }
     }
 
@@ -191,6 +197,9 @@ pub enum FailReason {
     PlanarMotion,
     /// Silent liveness: a reflecting surface's glare on the face.
     Glare,
+    /// Silent liveness: a held medium's outline (a screen's bezel, a photo's edges) around
+    /// the face.
+    Border,
     /// Silent liveness: a texture model (a bank's own) named an attack.
     Texture,
     /// Silent liveness: no pulse, with another cue suspicious.
@@ -232,6 +241,7 @@ impl FailReason {
             FailReason::LimitExceeded => "limit_exceeded",
             FailReason::PlanarMotion => "planar_motion",
             FailReason::Glare => "glare",
+            FailReason::Border => "border",
             FailReason::Texture => "texture",
             FailReason::NoPulse => "no_pulse",
             FailReason::NotEnoughMotion => "not_enough_motion",
@@ -253,6 +263,7 @@ impl FailReason {
         match word {
             "planar_motion" => FailReason::PlanarMotion,
             "glare" => FailReason::Glare,
+            "border" => FailReason::Border,
             "no_pulse" => FailReason::NoPulse,
             "not_enough_motion" => FailReason::NotEnoughMotion,
             "weak_parallax" => FailReason::WeakParallax,
@@ -477,6 +488,7 @@ impl SessionLogic {
     pub fn new(config: SessionConfig) -> Result<Self, SessionConfigError> {
         config.validate()?;
         let flash = config.flash.clone().map(FlashLogic::new);
+        let silent = SilentLiveness::new().with_report_only(&config.report_only_cues);
         let mut watch = Watch::new(&config.thresholds);
         watch.identity = IdentityContinuity::with_interval(SESSION_SAMPLE_INTERVAL_S);
         Ok(Self {
@@ -491,7 +503,7 @@ impl SessionLogic {
             confirming: false,
             last_motion: None,
             moving: false,
-            silent: SilentLiveness::new(),
+            silent,
             injection: BTreeMap::new(),
             flash,
         })
@@ -766,7 +778,7 @@ impl SessionLogic {
         }
     }
 
-    /// Every step was done by the same person: the verdict.
+    /// Every step (or a colour-only session's flash) was done by the same person: the verdict.
     fn pass_challenge(&mut self, out: &mut Vec<SessionEvent>) {
         self.confirming = false;
         // Every step was done; the silent cues may still name a hard attack.
@@ -876,6 +888,7 @@ impl SessionLogic {
             .filter(|(name, score)| {
                 **score >= ATTACK
                     && !NON_VETO_CUES.contains(&name.as_str())
+                    && !self.config.report_only_cues.contains(name)
                     && (ACTION_VETO_CUES.contains(&name.as_str())
                         || FailReason::from_silent(name) == FailReason::Texture)
             })
@@ -960,13 +973,8 @@ impl SessionLogic {
             return true;
         }
         if self.config.challenge.is_empty() {
-            self.finish(
-                Verdict {
-                    passed: true,
-                    reasons: Vec::new(),
-                },
-                out,
-            );
+            // The flash was the whole challenge: the silent cues' vetoes apply as after actions.
+            self.pass_challenge(out);
         }
         true
     }

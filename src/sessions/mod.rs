@@ -105,6 +105,8 @@ pub struct SessionSettings {
     pub seen_frames: Option<Arc<livegate_actors::injection::SeenFrames>>,
     /// Camera labels known to be real (`engine.trusted_camera_labels`).
     pub trusted_camera_labels: Vec<String>,
+    /// Silent cues reported but never deciding (`engine.report_only_cues`).
+    pub report_only_cues: Vec<String>,
 }
 
 /// The Open API's request to create a session.
@@ -589,6 +591,7 @@ impl SessionService {
         let mut config = live.facts.rules.session_config(live.facts.steps.clone());
         config.retry_challenges = live.facts.retry_steps.clone();
         config.flash = live.facts.flash.clone();
+        config.report_only_cues = self.inner.settings.report_only_cues.clone();
         let options = SessionOptions {
             frame_limits: self.frame_limits(&live.facts.rules),
             evidence_samples: live.facts.rules.evidence.sampled_frames,

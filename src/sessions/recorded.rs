@@ -466,6 +466,7 @@ impl SessionService {
         let mut config = rules.session_config(live.facts.steps.clone());
         // The clip shows the steps of the challenge only: there is no second attempt in it.
         config.retry_challenges.clear();
+        config.report_only_cues = self.inner.settings.report_only_cues.clone();
         let options = SessionOptions {
             frame_limits: self.frame_limits(rules),
             evidence_samples: rules.evidence.sampled_frames,

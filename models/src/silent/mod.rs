@@ -12,14 +12,16 @@
 //! - `glare` ([`screen`]): a reflecting surface's clipped white on the face.
 //! - `screen_moire` ([`screen`]): a screen's periodic peaks in the face's spectrum; reported in
 //!   the scores but not used by the decision yet (it does not separate on the media at hand).
+//! - `border` ([`border`]): a held medium's outline (a screen's bezel, a photo's edge): long
+//!   straight edges on both flanks of the face and above or below it.
 //! - `no_pulse` ([`pulse`]): no heart-rate peak in the skin's colour; soft.
 //! - a bank's own texture model through [`TextureCue`] (none shipped).
 //!
 //! The fusion rule ([`SilentLiveness::verdict`], `docs/attacks.md`):
 //! 1. Fewer than [`MIN_FACE_FRAMES`] frames with a face, or a face seen for less than
 //!    [`MIN_FACE_SPAN_S`]: not live, `not_enough_frames`.
-//! 2. Any hard cue (planar motion, glare, texture) at or over [`ATTACK`]: not live, every
-//!    such cue named.
+//! 2. Any hard cue (planar motion, glare, border, texture) at or over [`ATTACK`]: not live,
+//!    every such cue named.
 //! 3. `no_pulse` at or over [`ATTACK`] while a hard cue is at or over [`SUSPECT`]: not live,
 //!    both named (the pulse lowers confidence, never decides alone).
 //! 4. Live needs positive structure: planar motion at or under [`PARALLAX`]. Undecided: not
@@ -27,6 +29,7 @@
 //!    pulse (`no_pulse` at or under [`PARALLAX`]), else not live, `weak_parallax`.
 //! 5. Otherwise live.
 
+pub mod border;
 pub mod homography;
 pub mod planar;
 pub mod pulse;
@@ -38,6 +41,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use crate::{FaceObservation, FrameAnalysis};
+pub use border::BorderCue;
 pub use planar::PlanarMotion;
 pub use pulse::Pulse;
 pub use screen::ScreenCues;
@@ -55,6 +59,9 @@ pub const ATTACK: f32 = 0.5;
 pub const SUSPECT: f32 = 0.3;
 /// Planar-motion score at or under which the face shows a head's parallax.
 pub const PARALLAX: f32 = 0.25;
+/// The hard cues a deployment may turn into reported-only ones (`engine.report_only_cues`):
+/// those that only ever refuse. `planar_motion` is not among them: it is also the positive cue.
+pub const SWITCHABLE_CUES: &[&str] = &["glare", "border"];
 
 /// What one cue says.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -102,8 +109,11 @@ pub struct SilentVerdict {
 pub struct SilentLiveness {
     planar: PlanarMotion,
     screen: ScreenCues,
+    border: BorderCue,
     pulse: Pulse,
     texture: Option<Box<dyn TextureCue>>,
+    /// Hard cues whose scores are reported but never decide (from [`SWITCHABLE_CUES`]).
+    report_only: Vec<&'static str>,
     face_frames: usize,
     first_face_t: Option<f64>,
     last_face_t: Option<f64>,
@@ -131,8 +141,10 @@ impl SilentLiveness {
         Self {
             planar: PlanarMotion::default(),
             screen: ScreenCues::default(),
+            border: BorderCue::default(),
             pulse: Pulse::default(),
             texture: None,
+            report_only: Vec::new(),
             face_frames: 0,
             first_face_t: None,
             last_face_t: None,
@@ -142,6 +154,18 @@ impl SilentLiveness {
     /// Adds a texture model as one more hard cue.
     pub fn with_texture(mut self, cue: Box<dyn TextureCue>) -> Self {
         self.texture = Some(cue);
+        self
+    }
+
+    /// Makes the named hard cues reported-only: their scores stay in the verdict, but they
+    /// never refuse. Names outside [`SWITCHABLE_CUES`] are ignored (the configuration refuses
+    /// them before they get here).
+    pub fn with_report_only(mut self, cues: &[String]) -> Self {
+        self.report_only = SWITCHABLE_CUES
+            .iter()
+            .copied()
+            .filter(|c| cues.iter().any(|n| n == c))
+            .collect();
         self
     }
 
@@ -161,6 +185,7 @@ impl SilentLiveness {
         self.planar.observe(t, face);
         if let Some(frame) = frame {
             self.screen.observe(t, frame, &face.face);
+            self.border.observe(t, frame, &face.face);
             self.pulse.observe(t, frame, face);
             if let Some(texture) = self.texture.as_mut() {
                 texture.observe(t, frame, face);
@@ -178,6 +203,12 @@ impl SilentLiveness {
         &self.screen
     }
 
+    /// The border accumulator (for reports: the sides enclosing the face and each side's
+    /// coverage).
+    pub fn border(&self) -> &BorderCue {
+        &self.border
+    }
+
     /// The pulse accumulator (for reports: the pulse share).
     pub fn pulse(&self) -> &Pulse {
         &self.pulse
@@ -186,8 +217,14 @@ impl SilentLiveness {
     /// The verdict over everything observed so far, by the fusion rule of the module doc.
     pub fn verdict(&self) -> SilentVerdict {
         let planar = self.planar.reading();
-        let mut hard: Vec<(&'static str, Reading)> =
-            vec![("planar_motion", planar), ("glare", self.screen.glare())];
+        // `border` never read over 0.5 on a live clip of the media folder (enclosure at most 1.8
+        // of the 2.5 line); a doorway or a window frame around a still head could
+        // (docs/attacks.md).
+        let mut hard: Vec<(&'static str, Reading)> = vec![
+            ("planar_motion", planar),
+            ("glare", self.screen.glare()),
+            ("border", self.border.reading()),
+        ];
         if let Some(texture) = self.texture.as_ref() {
             let reading = texture
                 .score()
@@ -220,6 +257,7 @@ impl SilentLiveness {
         if self.face_frames < MIN_FACE_FRAMES || span < MIN_FACE_SPAN_S {
             return not_live(vec!["not_enough_frames"]);
         }
+        hard.retain(|(name, _)| !self.report_only.contains(name));
         let attacks: Vec<&str> = hard
             .iter()
             .filter(|(_, r)| r.score().is_some_and(|s| s >= ATTACK))
@@ -318,6 +356,34 @@ mod tests {
         }
         let v = silent.verdict();
         assert!(!v.live);
+        assert_eq!(v.reasons, ["not_enough_motion"]);
+    }
+
+    /// Four seconds of a still face on a phone held before the camera, its bezel in view.
+    fn look_at_a_held_screen(mut silent: SilentLiveness) -> SilentVerdict {
+        for k in 0..40 {
+            let frame = border::tests::screen_frame(320.0, 230.0, k);
+            let mut face = still_face();
+            face.face = border::tests::face_box(320.0, 230.0);
+            silent.observe(&analysis(f64::from(k) * 0.1, Some(face)), Some(&frame));
+        }
+        silent.verdict()
+    }
+
+    #[test]
+    fn a_held_screens_border_fails_the_look_whatever_the_motion_says() {
+        let v = look_at_a_held_screen(SilentLiveness::new());
+        assert!(!v.live);
+        assert!(v.reasons.iter().any(|r| r == "border"), "{:?}", v.reasons);
+        assert!(v.scores.get("border").is_some_and(|s| *s >= ATTACK));
+    }
+
+    #[test]
+    fn a_reported_only_border_is_scored_but_does_not_refuse() {
+        let v =
+            look_at_a_held_screen(SilentLiveness::new().with_report_only(&["border".to_string()]));
+        assert!(v.scores.get("border").is_some_and(|s| *s >= ATTACK));
+        // Still not live: the still face gives no parallax; but not for its border.
         assert_eq!(v.reasons, ["not_enough_motion"]);
     }
 
