@@ -57,7 +57,8 @@ fn moved_prints_and_injected_sessions_are_stopped() {
     // A recorded session played to a new one: its frames were seen on this node minutes ago.
     let injected = &attacks["injected_session"];
     assert_eq!(injected["action"]["presentations"], 2, "{injected}");
-    for mode in ["action", "silent"] {
+    // The colour session's page replays the frames lit by the recorded session's sequence.
+    for mode in ["action", "silent", "colour"] {
         assert_eq!(rate(injected, mode, "apcer"), 0.0, "{mode}: {injected}");
         assert_eq!(
             injected[mode]["reasons"]["replayed_frames"], 2,
@@ -84,6 +85,75 @@ fn people_doing_what_is_asked_pass_the_action_session() {
         rate(row, "action", "bpcer"),
         0.0,
         "a live person refused: {row}"
+    );
+}
+
+#[test]
+fn a_screen_held_with_its_bezel_in_view_is_refused_even_when_the_action_is_done() {
+    if media("LivePortrait/d18.mp4").is_none() {
+        return;
+    }
+    // The person on the screen does the asked blink and their head's parallax survives the
+    // screen: only the bezel around the face gives it away (docs/attacks.md, `border`).
+    let attacks = battery(&[
+        "--species",
+        "screen_replay",
+        "--only",
+        "LivePortrait/d18",
+        "--modes",
+        "action,silent",
+    ]);
+    let screen = &attacks["screen_replay"];
+    for mode in ["action", "silent"] {
+        assert_eq!(screen[mode]["presentations"], 1, "{mode}: {screen}");
+        assert_eq!(rate(screen, mode, "apcer"), 0.0, "{mode}: {screen}");
+        assert_eq!(
+            screen[mode]["reasons"]["border"], 1,
+            "{mode}: refused for its border: {screen}"
+        );
+    }
+}
+
+#[test]
+fn a_colour_session_passes_a_live_clip_and_refuses_a_flat_print() {
+    if media("face_recognition/obama.jpg").is_none()
+        || media("Blink-Detector_repeating/video.mp4").is_none()
+    {
+        return;
+    }
+    // Only the colour session: the page simulated, lighting a live person with the session's
+    // own sequence and a moved print evenly, as a sheet of paper (docs/attacks.md).
+    let attacks = battery(&[
+        "--species",
+        "live,print_moved",
+        "--limit",
+        "1",
+        "--only",
+        "Blink-Detector_repeating,obama",
+        "--modes",
+        "colour",
+    ]);
+    let live = &attacks["live"];
+    assert!(
+        live.get("action").is_none() && live.get("silent").is_none(),
+        "only the colour session was asked for: {live}"
+    );
+    assert_eq!(live["colour"]["presentations"], 1, "{live}");
+    assert_eq!(
+        rate(live, "colour", "bpcer"),
+        0.0,
+        "a live person lit by the flash was refused: {live}"
+    );
+    let print = &attacks["print_moved"];
+    assert_eq!(print["colour"]["presentations"], 1, "{print}");
+    assert_eq!(
+        rate(print, "colour", "apcer"),
+        0.0,
+        "a print passed: {print}"
+    );
+    assert_eq!(
+        print["colour"]["reasons"]["flash_flat"], 1,
+        "the print was refused as lit like a flat sheet: {print}"
     );
 }
 

@@ -103,6 +103,15 @@ pub fn choose_sequence(
     Ok(out)
 }
 
+/// The configuration of a session that is the colour flash alone (a `colour`-only scene's:
+/// no action), flashing `sequence`, with default timeouts and thresholds.
+pub fn colour_only_session(sequence: Vec<FlashStep>) -> crate::session::SessionConfig {
+    crate::session::SessionConfig {
+        flash: Some(sequence),
+        ..crate::session::SessionConfig::new(Vec::new())
+    }
+}
+
 /// Where the flash step stands.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum FlashPhase {

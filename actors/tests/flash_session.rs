@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 
 use image::codecs::jpeg::JpegEncoder;
 use image::RgbImage;
-use livegate_actors::flash::{choose_sequence, FlashRules};
+use livegate_actors::flash::{choose_sequence, colour_only_session, FlashRules};
 use livegate_actors::prompts::PromptCode;
-use livegate_actors::session::{FailReason, SessionConfig, SessionEvent, SessionLogic};
-use livegate_models::flash::sim::{stage, SimRng, Staging};
+use livegate_actors::session::{FailReason, SessionEvent, SessionLogic};
+use livegate_models::flash::sim::{stage, SimRng, Staging, PAGE_LEAD_S};
 use livegate_models::media::{open_video, VideoOptions};
 use livegate_models::{
     AnalysisNeeds, Analyzer, AnalyzerConfig, FaceEngine, FaceObservation, ModelRegistry, TrackState,
@@ -82,10 +82,8 @@ fn jpeg(image: &RgbImage) -> RgbImage {
 fn colour_session(seed: u64) -> (SessionLogic, Vec<livegate_models::flash::FlashStep>) {
     let sequence = choose_sequence(&FlashRules::default(), &mut StdRng::seed_from_u64(seed))
         .expect("the default rule is valid");
-    let mut config = SessionConfig::new(Vec::new());
-    config.flash = Some(sequence.clone());
     (
-        SessionLogic::new(config).expect("a colour-only session"),
+        SessionLogic::new(colour_only_session(sequence.clone())).expect("a colour-only session"),
         sequence,
     )
 }
@@ -113,12 +111,12 @@ fn run(
         }
     }
     let started = started.expect("the session asked for the flash");
-    // The page hears it, says "hold still, close to the screen" for 0.6 s, then flashes.
+    // The page hears it, says "hold still, close to the screen", then flashes.
     let (mut logic, sequence) = colour_session(seed);
     let staged = stage(
         frames,
         &sequence,
-        started + 0.6,
+        started + PAGE_LEAD_S,
         staging,
         &mut SimRng::new(seed),
     );

@@ -118,6 +118,7 @@ pub fn stage(
             frames,
             challenge: vec![ActionKind::Blink],
             recorded_under: None,
+            flash: Species::CutoutEyes.flash_staging(),
         });
     }
     Ok(out)

@@ -37,6 +37,7 @@ pub fn stage(media: &Path, pick: &mut Pick) -> Result<Vec<Presentation>, Attacks
                 frames: (0..n).map(|k| (k as f64 / FPS, still.clone())).collect(),
                 challenge: vec![ActionKind::Blink],
                 recorded_under: None,
+                flash: Species::Deepfake.flash_staging(),
             });
         }
     }

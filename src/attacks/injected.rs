@@ -44,6 +44,7 @@ pub fn stage(media: &Path, pick: &mut Pick) -> Result<Vec<Presentation>, Attacks
             frames: encoded(&load_clip(&path, MAX_CLIP_S)?)?,
             challenge: asked.to_vec(),
             recorded_under: Some(recorded.to_vec()),
+            flash: Species::InjectedSession.flash_staging(),
         });
     }
     Ok(out)

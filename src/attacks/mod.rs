@@ -4,7 +4,9 @@
 //! plays each to a session actor the way a recorded clip is played (every frame analysed, none
 //! dropped: [`SessionHandle::analyse`]), and reads the session's own verdict: the same
 //! `SessionLogic`, silent cues and injection cues as a live session, minus HTTP and sealing.
-//! Each presentation is played twice, to an action session (its challenge) and to a silent one.
+//! Each presentation is played to an action session (its challenge), a silent one and a
+//! colour-flash one (`--modes`); for the colour session the page's side is simulated
+//! ([`colour`]: the screen's light on the presentation, by its species' [`Staging`]).
 //!
 //! Prints a table in ISO/IEC 30107-3 terms (APCER per species, BPCER on the live clips, time
 //! to decision), then one JSON line `{"attacks": {...}}`.
@@ -14,6 +16,7 @@
 //!                                          (SessionActor -> ModelPool -> SessionLogic)
 //! ```
 
+mod colour;
 mod cutout;
 mod deepfake;
 mod injected;
@@ -30,15 +33,17 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use image::codecs::jpeg::JpegEncoder;
 use image::RgbImage;
 use livegate_actors::actions::ActionKind;
 use livegate_actors::actor::{PoolConfig, PoolHandle, SessionHandle, SessionOptions};
+use livegate_actors::flash::colour_only_session;
 use livegate_actors::injection::SeenFrames;
-use livegate_actors::session::{LivenessMode, SessionConfig};
+use livegate_actors::session::SessionConfig;
+use livegate_models::flash::sim::Staging;
 use livegate_models::media::{open_media, open_video, Media, MediaLimits, VideoOptions};
-use livegate_models::{EngineError, ModelRegistry};
+use livegate_models::{Analyzer, AnalyzerConfig, EngineError, FaceEngine, ModelRegistry};
 use serde_json::{json, Value};
 
 /// Frames a second the page sends (the battery samples every clip at this rate).
@@ -67,6 +72,31 @@ pub struct AttacksArgs {
     /// `d18,tranvanluyt`).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// The sessions each presentation is played to, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values = ["action", "silent", "colour"])]
+    pub modes: Vec<SessionKind>,
+}
+
+/// A kind of session the battery plays presentations to (a column of the table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum SessionKind {
+    /// The presentation's challenge of actions.
+    Action,
+    /// No action: silent liveness decides.
+    Silent,
+    /// A `colour`-only scene's session: the colour flash decides (the page simulated).
+    Colour,
+}
+
+impl SessionKind {
+    /// Its name in the table and the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            SessionKind::Action => "action",
+            SessionKind::Silent => "silent",
+            SessionKind::Colour => "colour",
+        }
+    }
 }
 
 /// Which presentations a stager makes: at most `limit`, and only those named by `only`.
@@ -121,8 +151,8 @@ pub enum AttacksError {
     /// The models or a media file could not be read.
     #[error(transparent)]
     Engine(#[from] EngineError),
-    /// A frame could not be encoded.
-    #[error("jpeg encoding: {0}")]
+    /// A frame could not be encoded or decoded.
+    #[error("jpeg: {0}")]
     Encode(#[from] image::ImageError),
     /// The model pool or a session could not start.
     #[error("{0}")]
@@ -192,6 +222,27 @@ impl Species {
     pub fn bona_fide(self) -> bool {
         self == Species::Live
     }
+
+    /// How a phone screen's colour flash reaches the species' presentations (simulated; see
+    /// [`Presentation::flash`]): a head is lit by the session's sequence, shaded by its shape;
+    /// paper is lit evenly; a screen's own light drowns the flash but for its glass's trace;
+    /// an injected stream is not lit at all.
+    pub fn flash_staging(self) -> Option<Staging> {
+        match self {
+            // Paper held to the phone: the cut-out's eye holes are too small to matter to the
+            // skin patches (forehead, nose, cheeks), which are paper.
+            Species::PrintMoved | Species::CutoutEyes => Some(Staging::FlatPhoto),
+            Species::ScreenReplay | Species::ReplayClips => Some(Staging::NoReaction),
+            // The recorded session's light: lit live by ITS sequence, then replayed.
+            Species::InjectedSession => Some(Staging::Live),
+            // Two real people in front of the phone, one after the other.
+            Species::PersonSwap | Species::Live => Some(Staging::Live),
+            // A virtual camera's frames: the screen's light never reaches them.
+            Species::Deepfake => None,
+            // As their sources (prints or replays): each stager says which.
+            Species::AdversarialNoise => Some(Staging::FlatPhoto),
+        }
+    }
 }
 
 /// One presentation: frames as the page would send them, and the challenge an action session
@@ -208,6 +259,11 @@ pub struct Presentation {
     /// For an injected session: the challenge of the session it was recorded in, played first
     /// on the same node (its frames then count as seen).
     pub recorded_under: Option<Vec<ActionKind>>,
+    /// How the colour session's page lights its frames (the simulator's [`Staging`]: the
+    /// presentation's own frames, lit; `FlatPhoto` lights them evenly as a sheet, without
+    /// the simulator's own warp), or `None`: sent as they are. For an injected session it is
+    /// the light of the session it was recorded in, whose lit frames are then replayed.
+    pub flash: Option<Staging>,
 }
 
 /// The JPEG of a frame, as the page encodes it.
@@ -302,9 +358,36 @@ pub struct Played {
 /// Where the battery plays its sessions.
 struct Bench {
     pool: PoolHandle,
+    /// The colour sessions' pages' own face engine (for the mesh that shades a lit head);
+    /// `None` when no colour session is played.
+    lamp_engine: Option<colour::SharedEngine>,
+}
+
+/// What a colour session is sent: the frames and how its page treats them.
+struct ColourPlay<'a> {
+    frames: &'a [(f64, Vec<u8>)],
+    staging: Option<Staging>,
+    seed: u64,
+    /// Light and keep every frame, past the session's decision (a recording made in it).
+    record_all: bool,
 }
 
 impl Bench {
+    /// Starts a session of `config` on the node whose seen-frames set is `seen`.
+    async fn start(
+        &self,
+        config: SessionConfig,
+        seen: &Arc<SeenFrames>,
+    ) -> Result<SessionHandle, AttacksError> {
+        let options = SessionOptions {
+            seen_frames: Some(Arc::clone(seen)),
+            ..SessionOptions::default()
+        };
+        SessionHandle::start(config, self.pool.clone(), options)
+            .await
+            .map_err(|e| AttacksError::Session(e.to_string()))
+    }
+
     /// Plays `frames` to a new session of `config`; `seen` is the node's seen-frames set.
     async fn play(
         &self,
@@ -312,13 +395,7 @@ impl Bench {
         frames: &[(f64, Vec<u8>)],
         seen: &Arc<SeenFrames>,
     ) -> Result<Played, AttacksError> {
-        let options = SessionOptions {
-            seen_frames: Some(Arc::clone(seen)),
-            ..SessionOptions::default()
-        };
-        let handle = SessionHandle::start(config, self.pool.clone(), options)
-            .await
-            .map_err(|e| AttacksError::Session(e.to_string()))?;
+        let handle = self.start(config, seen).await?;
         let mut decision_s = frames.last().map_or(0.0, |(t, _)| *t);
         for (t, bytes) in frames {
             let finished = handle
@@ -330,6 +407,59 @@ impl Bench {
                 break;
             }
         }
+        Self::ended(&handle, decision_s).await
+    }
+
+    /// Plays a colour session of `sequence`: the page (simulated) hears the session ask for the
+    /// flash, then tags and lights the frames. Returns how it ended and the frames it sent.
+    async fn play_colour(
+        &self,
+        sequence: Vec<livegate_models::flash::FlashStep>,
+        play: ColourPlay<'_>,
+        seen: &Arc<SeenFrames>,
+    ) -> Result<(Played, Vec<(f64, Vec<u8>)>), AttacksError> {
+        let engine = self
+            .lamp_engine
+            .clone()
+            .ok_or_else(|| AttacksError::Session("no engine for the colour sessions".into()))?;
+        let mut page = colour::ColourPage::new(&sequence, play.staging, play.seed, engine);
+        let handle = self.start(colour_only_session(sequence), seen).await?;
+        let mut events = handle.subscribe();
+        let mut decision = None;
+        let mut sent = Vec::with_capacity(play.frames.len());
+        for (t, bytes) in play.frames {
+            page.hear(&mut events);
+            // Decoding, lighting and the mesh are blocking work: off the runtime's threads.
+            let (t, bytes) = (*t, bytes.clone());
+            let (back, lit) = tokio::task::spawn_blocking(move || {
+                let lit = page.frame(t, &bytes);
+                (page, lit)
+            })
+            .await
+            .map_err(|e| AttacksError::Session(format!("lighting a frame: {e}")))?;
+            page = back;
+            let (tag, lit) = lit?;
+            if decision.is_none() {
+                let finished = handle
+                    .analyse_tagged(t, lit.clone(), tag)
+                    .await
+                    .map_err(|e| AttacksError::Session(e.to_string()))?;
+                if finished {
+                    decision = Some(t);
+                }
+            }
+            sent.push((t, lit));
+            if decision.is_some() && !play.record_all {
+                break;
+            }
+        }
+        let last = play.frames.last().map_or(0.0, |(t, _)| *t);
+        let played = Self::ended(&handle, decision.unwrap_or(last)).await?;
+        Ok((played, sent))
+    }
+
+    /// Ends a played session (a step still open times out) and reads its outcome.
+    async fn ended(handle: &SessionHandle, decision_s: f64) -> Result<Played, AttacksError> {
         let verdict = handle
             .end_recording()
             .await
@@ -340,10 +470,14 @@ impl Bench {
             .map_err(|e| AttacksError::Session(e.to_string()))?;
         let _ = handle.finish().await;
         let scores = outcome.map_or(Value::Null, |o| {
-            json!({
+            let mut scores = json!({
                 "silent": o.cues.silent.map(|s| s.scores),
                 "injection": o.cues.injection,
-            })
+            });
+            if let Some(flash) = o.cues.flash {
+                scores["flash"] = json!(flash);
+            }
+            scores
         });
         Ok(Played {
             accepted: verdict.passed,
@@ -357,33 +491,51 @@ impl Bench {
         })
     }
 
-    /// Plays a presentation to an action session and to a silent one.
-    async fn run(&self, p: &Presentation) -> Result<[Played; 2], AttacksError> {
-        let mut out = Vec::with_capacity(2);
-        for mode in [LivenessMode::Action, LivenessMode::Silent] {
-            let config = match mode {
-                LivenessMode::Action => SessionConfig::new(p.challenge.clone()),
-                LivenessMode::Silent => SessionConfig::silent(),
-            };
-            // Each presentation has a node of its own, except that an injected session's node
-            // saw the session it was recorded in.
-            let seen = Arc::new(SeenFrames::for_node());
-            if let Some(recorded) = &p.recorded_under {
-                let original = match mode {
-                    LivenessMode::Action => SessionConfig::new(recorded.clone()),
-                    LivenessMode::Silent => SessionConfig::silent(),
+    /// Plays a presentation to one session of `kind`.
+    async fn run(&self, p: &Presentation, kind: SessionKind) -> Result<Played, AttacksError> {
+        // Each presentation has a node of its own, except that an injected session's node saw
+        // the session it was recorded in.
+        let seen = Arc::new(SeenFrames::for_node());
+        match kind {
+            SessionKind::Action | SessionKind::Silent => {
+                let config = |challenge: &[ActionKind]| match kind {
+                    SessionKind::Silent => SessionConfig::silent(),
+                    _ => SessionConfig::new(challenge.to_vec()),
                 };
-                self.play(original, &p.frames, &seen).await?;
+                if let Some(recorded) = &p.recorded_under {
+                    self.play(config(recorded), &p.frames, &seen).await?;
+                }
+                self.play(config(&p.challenge), &p.frames, &seen).await
             }
-            out.push(self.play(config, &p.frames, &seen).await?);
-        }
-        let silent = out.pop();
-        let action = out.pop();
-        match (action, silent) {
-            (Some(a), Some(s)) => Ok([a, s]),
-            _ => Err(AttacksError::Session(
-                "a presentation was not played".into(),
-            )),
+            SessionKind::Colour => {
+                let asked = colour::sequence(colour::seed(&p.name, 0))?;
+                if p.recorded_under.is_none() {
+                    let play = ColourPlay {
+                        frames: &p.frames,
+                        staging: p.flash,
+                        seed: colour::seed(&p.name, 1),
+                        record_all: false,
+                    };
+                    return Ok(self.play_colour(asked, play, &seen).await?.0);
+                }
+                // The recorded session flashed its own sequence on the person; its frames,
+                // lit by it, are fed to the new session, whose page tags them with its own.
+                let recorded = colour::sequence(colour::seed(&p.name, 2))?;
+                let play = ColourPlay {
+                    frames: &p.frames,
+                    staging: p.flash,
+                    seed: colour::seed(&p.name, 3),
+                    record_all: true,
+                };
+                let (_, recording) = self.play_colour(recorded, play, &seen).await?;
+                let play = ColourPlay {
+                    frames: &recording,
+                    staging: None,
+                    seed: colour::seed(&p.name, 1),
+                    record_all: false,
+                };
+                Ok(self.play_colour(asked, play, &seen).await?.0)
+            }
         }
     }
 }
@@ -530,9 +682,17 @@ pub async fn run(
     )
     .await
     .map_err(|e| AttacksError::Session(format!("model pool: {e}")))?;
-    let bench = Bench { pool };
+    let modes = chosen_modes(args);
+    let lamp_engine = if modes.contains(&SessionKind::Colour) {
+        let engine: Box<dyn FaceEngine> =
+            Box::new(Analyzer::new(&registry, AnalyzerConfig::from_env()?)?);
+        Some(Arc::new(std::sync::Mutex::new(engine)))
+    } else {
+        None
+    };
+    let bench = Bench { pool, lamp_engine };
     let limit = args.limit.unwrap_or(usize::MAX);
-    let mut rows: Vec<(Species, Tally, Tally)> = Vec::new();
+    let mut rows: Vec<(Species, Vec<Tally>)> = Vec::new();
     for s in species {
         let media = media.clone();
         let registry = registry.clone();
@@ -542,62 +702,80 @@ pub async fn run(
             tokio::task::spawn_blocking(move || stage_species(s, &media, &registry, pick))
                 .await
                 .map_err(|e| AttacksError::Session(format!("staging {}: {e}", s.name())))??;
-        let (mut action, mut silent) = (Tally::default(), Tally::default());
+        let mut tallies = vec![Tally::default(); modes.len()];
         for p in &presentations {
-            let [a, q] = bench.run(p).await?;
-            eprintln!(
-                "{} {}: action {} {:?} at {:.1} s; silent {} {:?} at {:.1} s; {}",
-                s.name(),
-                p.name,
-                if a.accepted { "accepted" } else { "refused" },
-                a.reasons,
-                a.decision_s,
-                if q.accepted { "accepted" } else { "refused" },
-                q.reasons,
-                q.decision_s,
-                q.scores,
-            );
-            action.add(&a);
-            silent.add(&q);
+            let mut line = format!("{} {}:", s.name(), p.name);
+            for (kind, tally) in modes.iter().zip(tallies.iter_mut()) {
+                let played = bench.run(p, *kind).await?;
+                let _ = write!(
+                    line,
+                    " {} {} {:?} at {:.1} s {};",
+                    kind.name(),
+                    if played.accepted {
+                        "accepted"
+                    } else {
+                        "refused"
+                    },
+                    played.reasons,
+                    played.decision_s,
+                    played.scores,
+                );
+                tally.add(&played);
+            }
+            eprintln!("{}", line.trim_end_matches(';'));
         }
-        rows.push((s, action, silent));
+        rows.push((s, tallies));
     }
     bench.pool.stop().await;
-    write_report(&rows, out)?;
+    write_report(&modes, &rows, out)?;
     Ok(())
 }
 
+/// The session kinds asked for, each once, in the table's order.
+fn chosen_modes(args: &AttacksArgs) -> Vec<SessionKind> {
+    let mut modes = args.modes.clone();
+    modes.sort();
+    modes.dedup();
+    modes
+}
+
 fn write_report(
-    rows: &[(Species, Tally, Tally)],
+    modes: &[SessionKind],
+    rows: &[(Species, Vec<Tally>)],
     out: &mut impl std::io::Write,
 ) -> Result<(), AttacksError> {
-    let mut table = String::from(
-        "| species | presentations | action session | silent session | median time to decision (action / silent) | reasons (action) | reasons (silent) |\n|---|---|---|---|---|---|---|\n",
-    );
+    let names: Vec<&str> = modes.iter().map(|m| m.name()).collect();
+    let mut table = String::from("| species | presentations |");
+    for name in &names {
+        let _ = write!(table, " {name} session |");
+    }
+    let _ = write!(table, " median time to decision ({}) |", names.join(" / "));
+    for name in &names {
+        let _ = write!(table, " reasons ({name}) |");
+    }
+    let _ = writeln!(table);
+    let _ = writeln!(table, "|---|---|{}", "---|".repeat(2 * modes.len() + 1));
     let mut json_rows = serde_json::Map::new();
-    for (s, action, silent) in rows {
+    for (s, tallies) in rows {
         let bf = s.bona_fide();
         let median = |t: &Tally| t.median_s().map_or("–".into(), |m| format!("{m:.1} s"));
-        let _ = writeln!(
-            table,
-            "| {} | {} | {} | {} | {} / {} | {} | {} |",
-            s.name(),
-            action.n,
-            action.cell(bf),
-            silent.cell(bf),
-            median(action),
-            median(silent),
-            action.top_reasons(),
-            silent.top_reasons(),
-        );
-        json_rows.insert(
-            s.name().into(),
-            json!({
-                "bona_fide": bf,
-                "action": action.json(bf),
-                "silent": silent.json(bf),
-            }),
-        );
+        let n = tallies.first().map_or(0, |t| t.n);
+        let _ = write!(table, "| {} | {n} |", s.name());
+        for t in tallies {
+            let _ = write!(table, " {} |", t.cell(bf));
+        }
+        let medians: Vec<String> = tallies.iter().map(median).collect();
+        let _ = write!(table, " {} |", medians.join(" / "));
+        for t in tallies {
+            let _ = write!(table, " {} |", t.top_reasons());
+        }
+        let _ = writeln!(table);
+        let mut row = serde_json::Map::new();
+        row.insert("bona_fide".into(), json!(bf));
+        for (kind, t) in modes.iter().zip(tallies) {
+            row.insert(kind.name().into(), t.json(bf));
+        }
+        json_rows.insert(s.name().into(), Value::Object(row));
     }
     write!(out, "{table}")?;
     writeln!(out, "{}", json!({ "attacks": json_rows }))?;
@@ -628,6 +806,7 @@ pub fn clips_as_stream(
             frames: encoded(&load_clip(&path, MAX_CLIP_S)?)?,
             challenge: challenge_of(rel),
             recorded_under: None,
+            flash: species.flash_staging(),
         });
     }
     Ok(out)

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use livegate_models::flash::sim::Staging;
+
 use super::live::challenge_for;
 use super::stage::adversarial_noise;
 use super::{
@@ -33,6 +35,8 @@ pub fn stage(media: &Path, pick: &mut Pick) -> Result<Vec<Presentation>, Attacks
             })?,
             challenge: vec![livegate_actors::actions::ActionKind::Blink],
             recorded_under: None,
+            // Paper, lit evenly by the screen.
+            flash: Some(Staging::FlatPhoto),
         });
     }
     for rel in super::replay::CLIPS {
@@ -55,6 +59,8 @@ pub fn stage(media: &Path, pick: &mut Pick) -> Result<Vec<Presentation>, Attacks
             frames,
             challenge: challenge_for(rel),
             recorded_under: None,
+            // A screen: its own light drowns the flash.
+            flash: Some(Staging::NoReaction),
         });
     }
     Ok(out)

@@ -56,6 +56,7 @@ pub fn stage(media: &Path, pick: &mut Pick) -> Result<Vec<Presentation>, Attacks
             frames: moved_print(&photo, 22.0, |_| {})?,
             challenge: vec![ActionKind::Blink],
             recorded_under: None,
+            flash: Species::PrintMoved.flash_staging(),
         });
     }
     Ok(out)

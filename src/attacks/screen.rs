@@ -48,6 +48,7 @@ pub fn stage(media: &Path, pick: &mut Pick) -> Result<Vec<Presentation>, Attacks
             frames,
             challenge: challenge_for(rel),
             recorded_under: None,
+            flash: Species::ScreenReplay.flash_staging(),
         });
     }
     Ok(out)

@@ -68,6 +68,7 @@ pub fn stage(media: &Path, pick: &mut Pick) -> Result<Vec<Presentation>, Attacks
                 .collect(),
             challenge: challenge.to_vec(),
             recorded_under: None,
+            flash: Species::PersonSwap.flash_staging(),
         });
     }
     Ok(out)

@@ -284,6 +284,8 @@ pub enum SessionMsg {
         t: f64,
         /// JPEG bytes.
         bytes: Vec<u8>,
+        /// The page's colour-flash tag for the frame (0: none), as a sealed frame's header.
+        flash: u8,
         /// Told (or dropped) once the frame has left the pipeline, with whether the session has
         /// its verdict.
         settled: oneshot::Sender<bool>,
@@ -771,11 +773,17 @@ impl Actor for SessionActor {
                 }
                 state.accept(&myself, t, Arc::new(bytes));
             }
-            SessionMsg::Analyse { t, bytes, settled } => {
+            SessionMsg::Analyse {
+                t,
+                bytes,
+                flash,
+                settled,
+            } => {
                 if state.logic.is_finished() {
                     let _ = settled.send(true);
                     return Ok(());
                 }
+                state.logic.note_flash_tag(t, flash);
                 state.accept_recorded(&myself, t, Arc::new(bytes), settled);
             }
             SessionMsg::EndRecording(reply) => {
@@ -1119,11 +1127,24 @@ impl SessionHandle {
     ///
     /// Every pipeline stage has its own timeout, so the wait is bounded.
     pub async fn analyse(&self, t: f64, jpeg: Vec<u8>) -> Result<bool, SessionError> {
+        self.analyse_tagged(t, jpeg, 0).await
+    }
+
+    /// [`SessionHandle::analyse`] for a frame the page tagged with the colour-flash step on
+    /// screen when it was captured (`flash`, as a sealed frame's header carries it): a played
+    /// colour session (the attack battery's).
+    pub async fn analyse_tagged(
+        &self,
+        t: f64,
+        jpeg: Vec<u8>,
+        flash: u8,
+    ) -> Result<bool, SessionError> {
         let (settled, rx) = oneshot::channel();
         self.actor
             .send_message(SessionMsg::Analyse {
                 t,
                 bytes: jpeg,
+                flash,
                 settled,
             })
             .map_err(|_| SessionError::Gone)?;

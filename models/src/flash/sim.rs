@@ -14,6 +14,10 @@
 //! held to the phone), no reaction at all (a screen replay whose own light dominates), and very
 //! bright ambient light (the screen's reflection drowned).
 //!
+//! [`PageFlash`] plays the page's side frame by frame for a session that is running (the
+//! attack battery's colour sessions: the flash starts when the session asks for it);
+//! [`stage`] does the same on a whole clip whose flash start is known.
+//!
 //! These are simulated reflections on real faces, not measurements on phones: see
 //! `docs/attacks.md` for what a field check must measure.
 
@@ -528,6 +532,143 @@ pub struct StagedFrame {
     pub face: FaceObservation,
 }
 
+/// Seconds between the session asking for the flash and the page starting it (it first says
+/// "hold still, close to the screen"): the simulator's assumption for a staged page.
+pub const PAGE_LEAD_S: f64 = 0.6;
+
+/// What lights one frame: the page's tag on it and the colour its camera caught.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameLight {
+    /// The page's `flash` byte for the frame (from the session's sequence).
+    pub tag: u8,
+    /// The screen colour reaching the camera in this frame (lagging the screen), if any.
+    pub colour: Option<FlashColour>,
+}
+
+/// The page's side of a colour-flash session, frame after frame: the tag it puts on each frame
+/// and how the screen's light reaches the camera under a [`Staging`].
+///
+/// Made for a session that is running: the flash's start is learnt when the session asks for
+/// it ([`PageFlash::start`]), so the frames before it are unlit (sensor noise only), as on a
+/// real page. [`stage`] is the same on a whole clip whose start is known.
+#[derive(Debug, Clone)]
+pub struct PageFlash {
+    session: Vec<FlashStep>,
+    shown: Vec<FlashStep>,
+    staging: Staging,
+    lighting: Lighting,
+    lead_s: Option<f64>,
+    /// The shown sequence's tag at each frame so far: the camera sees frame `n - lag`'s colour.
+    lit: Vec<u8>,
+    /// Set from the first frame with a face, for [`Staging::BrightAmbient`].
+    exposure_set: bool,
+}
+
+impl PageFlash {
+    /// The page of a session that drew `session`, staged as `staging` (the lighting and, for
+    /// [`Staging::OtherSequence`], the other sequence are drawn from `rng` now).
+    pub fn new(session: &[FlashStep], staging: Staging, rng: &mut SimRng) -> Self {
+        let mut lighting = Lighting::live(rng);
+        let mut shown = session.to_vec();
+        match staging {
+            Staging::Live | Staging::FlatPhoto => {}
+            Staging::OtherSequence => {
+                // Another session's draw, with the same timing so only the colours differ.
+                let other = rng.sequence(session.len(), 150, 300);
+                shown = session
+                    .iter()
+                    .zip(other)
+                    .map(|(s, o)| FlashStep {
+                        colour: o.colour,
+                        ms: s.ms,
+                    })
+                    .collect();
+            }
+            Staging::NoReaction => {
+                // Only the screen's glass gives back a trace, evenly.
+                lighting.strength = 0.004;
+                lighting.background = 1.0;
+            }
+            Staging::BrightAmbient => {
+                lighting.strength = rng.range(0.006, 0.015);
+            }
+        }
+        Self {
+            session: session.to_vec(),
+            shown,
+            staging,
+            lighting,
+            lead_s: None,
+            lit: Vec::new(),
+            exposure_set: staging != Staging::BrightAmbient,
+        }
+    }
+
+    /// The page starts flashing at `lead_s` (capture time); later calls change nothing.
+    pub fn start(&mut self, lead_s: f64) {
+        self.lead_s.get_or_insert(lead_s);
+    }
+
+    /// Whether the flash has been started.
+    pub fn started(&self) -> bool {
+        self.lead_s.is_some()
+    }
+
+    /// The next frame, captured at `t`: its tag and the colour lighting it.
+    pub fn next_frame(&mut self, t: f64) -> FrameLight {
+        let (tag, lit) = match self.lead_s {
+            Some(lead) => (tag_at(t, lead, &self.session), tag_at(t, lead, &self.shown)),
+            None => (0, 0),
+        };
+        self.lit.push(lit);
+        let n = self.lit.len() - 1;
+        let seen = n
+            .checked_sub(self.lighting.lag_frames)
+            .map_or(0, |k| self.lit[k]);
+        let colour = (seen > 0)
+            .then(|| self.shown.get(usize::from(seen) - 1))
+            .flatten()
+            .and_then(FlashStep::palette);
+        FrameLight { tag, colour }
+    }
+
+    /// Whether [`PageFlash::light`] needs the frame's face to light it as the staging says
+    /// (a head is shaded by its mesh; a sheet or a screen is lit evenly).
+    pub fn needs_face(&self, light: &FrameLight) -> bool {
+        match self.staging {
+            Staging::FlatPhoto | Staging::NoReaction => false,
+            Staging::BrightAmbient if !self.exposure_set => true,
+            Staging::Live | Staging::OtherSequence | Staging::BrightAmbient => {
+                light.colour.is_some()
+            }
+        }
+    }
+
+    /// `frame` as the camera delivers it under `light`. `face` is the frame's face when
+    /// [`PageFlash::needs_face`] says so; without one a head is lit like a sheet.
+    pub fn light(
+        &mut self,
+        frame: &RgbImage,
+        face: Option<&FaceObservation>,
+        light: &FrameLight,
+        rng: &mut SimRng,
+    ) -> RgbImage {
+        if !self.exposure_set {
+            if let Some(face) = face {
+                // Sunlight the camera's exposure cannot fully bring down: the face ends up
+                // bright (about 0.8 of full scale), whatever the clip's own light was.
+                self.lighting.exposure = exposure_for(frame, face, 0.8);
+                self.exposure_set = true;
+            }
+        }
+        let surface = match (self.staging, face) {
+            (Staging::FlatPhoto | Staging::NoReaction, _) | (_, None) => Surface::Flat,
+            (_, Some(face)) => Surface::Face(face),
+        };
+        light_frame(frame, surface, light.colour, &self.lighting, rng)
+    }
+}
+
 /// Stages a session: `frames` are a real clip's (time, picture, analysed face), `session` the
 /// sequence the server drew (the page's tags), `lead_s` when the flash begins.
 pub fn stage(
@@ -537,72 +678,24 @@ pub fn stage(
     staging: Staging,
     rng: &mut SimRng,
 ) -> Vec<StagedFrame> {
-    let mut lighting = Lighting::live(rng);
-    let mut shown = session.to_vec();
-    match staging {
-        Staging::Live | Staging::FlatPhoto => {}
-        Staging::OtherSequence => {
-            // Another session's draw, with the same timing so only the colours differ.
-            let other = rng.sequence(session.len(), 150, 300);
-            shown = session
-                .iter()
-                .zip(other)
-                .map(|(s, o)| FlashStep {
-                    colour: o.colour,
-                    ms: s.ms,
-                })
-                .collect();
-        }
-        Staging::NoReaction => {
-            // Only the screen's glass gives back a trace, evenly.
-            lighting.strength = 0.004;
-            lighting.background = 1.0;
-        }
-        Staging::BrightAmbient => {
-            lighting.strength = rng.range(0.006, 0.015);
-            // Sunlight the camera's exposure cannot fully bring down: the face ends up bright
-            // (about 0.8 of full scale), whatever the clip's own light was.
-            lighting.exposure = frames
-                .first()
-                .map_or(2.2, |(_, image, face)| exposure_for(image, face, 0.8));
-        }
-    }
-    let tags: Vec<u8> = frames
-        .iter()
-        .map(|f| tag_at(f.0, lead_s, session))
-        .collect();
-    let lit_tags: Vec<u8> = frames.iter().map(|f| tag_at(f.0, lead_s, &shown)).collect();
+    let mut page = PageFlash::new(session, staging, rng);
+    page.start(lead_s);
     let still = frames.first();
     frames
         .iter()
-        .enumerate()
-        .map(|(n, (t, image, face))| {
-            let lit = if n >= lighting.lag_frames {
-                lit_tags[n - lighting.lag_frames]
-            } else {
-                0
-            };
-            let colour = (lit > 0)
-                .then(|| shown[usize::from(lit) - 1].palette())
-                .flatten();
+        .map(|(t, image, face)| {
+            let light = page.next_frame(*t);
             let (image, face) = match (staging, still) {
                 (Staging::FlatPhoto, Some((_, s_img, s_face))) => {
                     let h = held_photo_homography(*t, s_img.width(), s_img.height());
                     let (img, f) = warp_still(s_img, s_face, &h);
-                    (light_frame(&img, Surface::Flat, colour, &lighting, rng), f)
+                    (page.light(&img, Some(&f), &light, rng), f)
                 }
-                (Staging::NoReaction, _) => (
-                    light_frame(image, Surface::Flat, colour, &lighting, rng),
-                    face.clone(),
-                ),
-                _ => (
-                    light_frame(image, Surface::Face(face), colour, &lighting, rng),
-                    face.clone(),
-                ),
+                _ => (page.light(image, Some(face), &light, rng), face.clone()),
             };
             StagedFrame {
                 t: *t,
-                tag: tags[n],
+                tag: light.tag,
                 image,
                 face,
             }
