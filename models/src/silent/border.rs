@@ -26,13 +26,9 @@
 use image::RgbImage;
 
 use super::screen::ramp;
-use super::Reading;
+use super::{PixelSampling, Reading};
 use crate::FaceBox;
 
-/// Sample the pixels at most this often (seconds).
-const SAMPLE_PERIOD_S: f64 = 0.25;
-/// Stop sampling after this many frames (the median is stable well before).
-const MAX_SAMPLES: usize = 24;
 /// The face box's larger side, in working pixels (the working picture's scale).
 pub const FACE_PX: f32 = 40.0;
 /// How far out from the face box a border is looked for, in face sizes: a phone held at arm's
@@ -74,16 +70,13 @@ const SIDES: [Side; 4] = [Side::Left, Side::Right, Side::Top, Side::Bottom];
 pub struct BorderCue {
     /// Each sampled frame's best coverage per side (left, right, top, bottom).
     coverage: Vec<[f32; 4]>,
-    last_t: Option<f64>,
+    sampling: PixelSampling,
 }
 
 impl BorderCue {
     /// Whether a frame at `t` would be sampled.
     pub fn wants(&self, t: f64) -> bool {
-        self.coverage.len() < MAX_SAMPLES
-            && self
-                .last_t
-                .is_none_or(|last| t < last || t - last >= SAMPLE_PERIOD_S)
+        self.sampling.wants(t)
     }
 
     /// Adds the surroundings of `face` in `frame` at `t`.
@@ -91,7 +84,7 @@ impl BorderCue {
         if !self.wants(t) || face.width < 16.0 || face.height < 16.0 {
             return;
         }
-        self.last_t = Some(t);
+        self.sampling.take(t);
         self.coverage.push(side_coverage(frame, face));
     }
 

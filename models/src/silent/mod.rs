@@ -63,6 +63,36 @@ pub const PARALLAX: f32 = 0.25;
 /// those that only ever refuse. `planar_motion` is not among them: it is also the positive cue.
 pub const SWITCHABLE_CUES: &[&str] = &["glare", "border"];
 
+/// The pixel cues' sampling: a frame at most every [`PixelSampling::PERIOD_S`], at most
+/// [`PixelSampling::MAX`] of them (enough for a stable average or median; pixels cost more than
+/// landmarks, and a long look must not cost more than a short one).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PixelSampling {
+    taken: usize,
+    last_t: Option<f64>,
+}
+
+impl PixelSampling {
+    /// Seconds between sampled frames at least.
+    pub const PERIOD_S: f64 = 0.25;
+    /// Sampled frames at most.
+    pub const MAX: usize = 24;
+
+    /// Whether a frame at `t` would be sampled (a clock that went back starts a new period).
+    pub fn wants(&self, t: f64) -> bool {
+        self.taken < Self::MAX
+            && self
+                .last_t
+                .is_none_or(|last| t < last || t - last >= Self::PERIOD_S)
+    }
+
+    /// Counts the frame at `t` as sampled.
+    pub fn take(&mut self, t: f64) {
+        self.taken += 1;
+        self.last_t = Some(t);
+    }
+}
+
 /// What one cue says.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Reading {

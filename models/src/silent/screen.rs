@@ -8,18 +8,14 @@
 //! - Glare: a glossy screen or photo reflects a lamp as a large clipped-white patch on the face;
 //!   skin's highlights are small.
 //!
-//! Long straight edges (bezels, paper edges) are not measured yet: backgrounds are full of them
-//! (door frames, posters), and telling a bezel from a door frame needs more than a line count.
+//! Long straight edges (bezels, paper edges) are the `border` cue's ([`super::border`]): a
+//! medium's edges enclose the face, where a door frame's rarely do.
 
 use image::RgbImage;
 
-use super::Reading;
+use super::{PixelSampling, Reading};
 use crate::FaceBox;
 
-/// Sample the pixels at most this often (seconds).
-const SAMPLE_PERIOD_S: f64 = 0.25;
-/// Stop sampling after this many frames (enough for a stable average spectrum).
-const MAX_SAMPLES: usize = 24;
 /// Band of frequencies searched for peaks, in cycles per pixel (the skin's texture and the
 /// face's edges sit below it; the top is under the Nyquist frequency's corner region).
 const BAND: (f32, f32) = (0.12, 0.45);
@@ -43,16 +39,13 @@ pub struct ScreenCues {
     side: usize,
     spectra: usize,
     glare: Vec<f32>,
-    last_t: Option<f64>,
+    sampling: PixelSampling,
 }
 
 impl ScreenCues {
     /// Whether a frame at `t` would be sampled (the caller can skip lending pixels otherwise).
     pub fn wants(&self, t: f64) -> bool {
-        self.glare.len() < MAX_SAMPLES
-            && self
-                .last_t
-                .is_none_or(|last| t < last || t - last >= SAMPLE_PERIOD_S)
+        self.sampling.wants(t)
     }
 
     /// Adds the face region of `frame` at `t`.
@@ -60,7 +53,7 @@ impl ScreenCues {
         if !self.wants(t) || face.width < 24.0 || face.height < 24.0 {
             return;
         }
-        self.last_t = Some(t);
+        self.sampling.take(t);
         self.glare.push(glare_share(frame, face));
         let side = if face.width >= 160.0 { 128 } else { 64 };
         let Some(grey) = grey_crop(frame, face.center(), side) else {
