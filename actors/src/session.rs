@@ -888,7 +888,7 @@ impl SessionLogic {
             .filter(|(name, score)| {
                 **score >= ATTACK
                     && !NON_VETO_CUES.contains(&name.as_str())
-                    && !self.config.report_only_cues.contains(name)
+                    && !self.silent.reports_only(name)
                     && (ACTION_VETO_CUES.contains(&name.as_str())
                         || FailReason::from_silent(name) == FailReason::Texture)
             })

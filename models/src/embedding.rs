@@ -140,9 +140,9 @@ impl DlibIdentity {
     }
 }
 
-/// Opens the 5-point shape predictor, refusing any other.
+/// Opens the 5-point shape predictor, refusing any other (the callers checked that the file is
+/// there, in the order a missing models folder is reported by).
 fn open_landmarks(shape_predictor_5: &Path) -> Result<LandmarkPredictor, EngineError> {
-    require_file(shape_predictor_5)?;
     let landmarks = LandmarkPredictor::open(shape_predictor_5)
         .map_err(|e| EngineError::Runtime(format!("dlib shape predictor: {e}")))?;
     // The alignment below assumes 5 points; a 68-point file must never be accepted.

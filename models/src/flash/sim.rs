@@ -609,11 +609,6 @@ impl PageFlash {
         self.lead_s.get_or_insert(lead_s);
     }
 
-    /// Whether the flash has been started.
-    pub fn started(&self) -> bool {
-        self.lead_s.is_some()
-    }
-
     /// The next frame, captured at `t`: its tag and the colour lighting it.
     pub fn next_frame(&mut self, t: f64) -> FrameLight {
         let (tag, lit) = match self.lead_s {

@@ -199,6 +199,12 @@ impl SilentLiveness {
         self
     }
 
+    /// Whether the named cue is reported only here (`with_report_only`): its score never
+    /// refuses, in this verdict or as another decision's veto.
+    pub fn reports_only(&self, cue: &str) -> bool {
+        self.report_only.contains(&cue)
+    }
+
     /// Adds one analysed frame; `frame` is its pixels, for the cues that need them (without
     /// them only the planar-motion cue learns from this frame).
     pub fn observe(&mut self, analysis: &FrameAnalysis, frame: Option<&RgbImage>) {
@@ -231,12 +237,6 @@ impl SilentLiveness {
     /// The screen cues' accumulator (for reports: the raw moiré statistic and glare share).
     pub fn screen(&self) -> &ScreenCues {
         &self.screen
-    }
-
-    /// The border accumulator (for reports: the sides enclosing the face and each side's
-    /// coverage).
-    pub fn border(&self) -> &BorderCue {
-        &self.border
     }
 
     /// The pulse accumulator (for reports: the pulse share).
@@ -287,7 +287,7 @@ impl SilentLiveness {
         if self.face_frames < MIN_FACE_FRAMES || span < MIN_FACE_SPAN_S {
             return not_live(vec!["not_enough_frames"]);
         }
-        hard.retain(|(name, _)| !self.report_only.contains(name));
+        hard.retain(|(name, _)| !self.reports_only(name));
         let attacks: Vec<&str> = hard
             .iter()
             .filter(|(_, r)| r.score().is_some_and(|s| s >= ATTACK))
