@@ -56,6 +56,42 @@ pub fn parse_stat_ticks(stat: &str) -> Result<u64, ProcError> {
     Ok(field(14)? + field(15)?)
 }
 
+/// The thread (or process) name from the text of a `stat` file: between the first `(` and the
+/// last `)`.
+pub fn parse_stat_name(stat: &str) -> Result<&str, ProcError> {
+    let open = stat.find('(').ok_or(ProcError::Format("stat"))?;
+    let close = stat
+        .rfind(')')
+        .filter(|c| *c > open)
+        .ok_or(ProcError::Format("stat"))?;
+    Ok(&stat[open + 1..close])
+}
+
+/// The name prefix of the server's model-worker threads (`model-worker-0`, ...): their CPU is
+/// the engines' (inference, crops, embeddings), the rest of the process's is the serving path.
+pub const MODEL_THREAD_PREFIX: &str = "model-worker-";
+
+/// User + system ticks of the threads of `pid` whose name starts with `prefix`, summed over the
+/// threads alive now (a thread that has exited is no longer counted).
+pub fn read_thread_ticks(pid: u32, prefix: &str) -> Result<u64, ProcError> {
+    let dir = PathBuf::from(format!("/proc/{pid}/task"));
+    let tasks = std::fs::read_dir(&dir).map_err(|source| ProcError::Read {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut ticks = 0;
+    for task in tasks.flatten() {
+        // A thread may end between the listing and the read: it is simply not counted.
+        let Ok(stat) = read(task.path().join("stat")) else {
+            continue;
+        };
+        if parse_stat_name(&stat)?.starts_with(prefix) {
+            ticks += parse_stat_ticks(&stat)?;
+        }
+    }
+    Ok(ticks)
+}
+
 /// The resident pages (the second field) from the text of `/proc/<pid>/statm`.
 pub fn parse_statm_resident_pages(statm: &str) -> Result<u64, ProcError> {
     statm
@@ -147,6 +183,7 @@ pub struct Sampler {
     stop: watch::Sender<bool>,
     task: JoinHandle<Vec<ProcPoint>>,
     first: ProcReading,
+    first_model_ticks: Option<u64>,
     started: Instant,
     pid: u32,
 }
@@ -155,6 +192,7 @@ impl Sampler {
     /// Starts sampling `pid`; fails at once when its `/proc` files cannot be read.
     pub fn start(pid: u32) -> Result<Self, ProcError> {
         let first = read_process(pid)?;
+        let first_model_ticks = read_thread_ticks(pid, MODEL_THREAD_PREFIX).ok();
         let started = Instant::now();
         let (stop, mut stopped) = watch::channel(false);
         let ticks = ticks_per_second();
@@ -184,6 +222,7 @@ impl Sampler {
             stop,
             task,
             first,
+            first_model_ticks,
             started,
             pid,
         })
@@ -193,9 +232,15 @@ impl Sampler {
     pub async fn finish(self) -> ProcSeries {
         let _ = self.stop.send(true);
         let points = self.task.await.unwrap_or_default();
+        let ticks = ticks_per_second() as f64;
+        let model_end = read_thread_ticks(self.pid, MODEL_THREAD_PREFIX).ok();
+        let model_cpu_seconds = match (self.first_model_ticks, model_end) {
+            (Some(first), Some(end)) if end > 0 => Some(end.saturating_sub(first) as f64 / ticks),
+            _ => None,
+        };
         let total = read_process(self.pid).ok().map(|end| ProcTotal {
-            cpu_seconds: end.cpu_ticks.saturating_sub(self.first.cpu_ticks) as f64
-                / ticks_per_second() as f64,
+            cpu_seconds: end.cpu_ticks.saturating_sub(self.first.cpu_ticks) as f64 / ticks,
+            model_cpu_seconds,
             wall_seconds: self.started.elapsed().as_secs_f64(),
         });
         ProcSeries { points, total }
@@ -207,6 +252,9 @@ impl Sampler {
 pub struct ProcTotal {
     /// CPU seconds (user + system, all threads).
     pub cpu_seconds: f64,
+    /// The part of it spent by the model-worker threads ([`MODEL_THREAD_PREFIX`]); `None` for
+    /// a process without them (a server built before they had names).
+    pub model_cpu_seconds: Option<f64>,
     /// Wall seconds of the span.
     pub wall_seconds: f64,
 }
@@ -284,6 +332,43 @@ mod tests {
     }
 
     #[test]
+    fn thread_names_are_read_between_the_outer_parentheses() {
+        assert_eq!(
+            parse_stat_name("4242 (model-worker-1) S 1 2").unwrap(),
+            "model-worker-1"
+        );
+        assert_eq!(parse_stat_name("7 (a (b) c) R 1").unwrap(), "a (b) c");
+        assert!(parse_stat_name("no name").is_err());
+    }
+
+    #[test]
+    fn this_process_has_no_model_threads_until_it_names_one() {
+        let pid = std::process::id();
+        assert_eq!(read_thread_ticks(pid, MODEL_THREAD_PREFIX).unwrap(), 0);
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (busy, done) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::Builder::new()
+            .name(format!("{MODEL_THREAD_PREFIX}7"))
+            .spawn(move || {
+                // Spin until the kernel has charged this thread a few ticks.
+                let start = std::time::Instant::now();
+                let mut x = 0u64;
+                while start.elapsed() < Duration::from_millis(150) {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                }
+                std::hint::black_box(x);
+                let _ = busy.send(());
+                let _ = released.recv();
+            })
+            .unwrap();
+        done.recv().unwrap();
+        assert!(read_thread_ticks(pid, MODEL_THREAD_PREFIX).unwrap() > 0);
+        assert_eq!(read_thread_ticks(pid, "no-such-thread-").unwrap(), 0);
+        release.send(()).unwrap();
+        worker.join().unwrap();
+    }
+
+    #[test]
     fn statm_and_meminfo() {
         assert_eq!(
             parse_statm_resident_pages("222743 40960 6002 1 0 60012 0").unwrap(),
@@ -312,6 +397,7 @@ mod tests {
             ],
             total: Some(ProcTotal {
                 cpu_seconds: 2.0,
+                model_cpu_seconds: None,
                 wall_seconds: 2.0,
             }),
         };

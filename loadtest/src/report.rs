@@ -165,6 +165,15 @@ impl Report {
         (frames > 0.0).then(|| cpu * 1000.0 / frames)
     }
 
+    /// The model-worker threads' share of [`Self::server_cpu_ms_per_analysed_frame`]: the
+    /// engines' milliseconds per analysed frame (inference, crops, embeddings); the rest is
+    /// decoding, the silent cues, the protocol and the store.
+    pub fn model_cpu_ms_per_analysed_frame(&self) -> Option<f64> {
+        let cpu = self.server.as_ref()?.total?.model_cpu_seconds?;
+        let frames = self.frames_analysed.mean()? * self.frames_analysed.count() as f64;
+        (frames > 0.0).then(|| cpu * 1000.0 / frames)
+    }
+
     /// Frames the server analysed per second of the run.
     pub fn analysed_per_second(&self) -> Option<f64> {
         let frames = self.frames_analysed.mean()? * self.frames_analysed.count() as f64;
@@ -281,9 +290,11 @@ impl Report {
                 );
                 let _ = writeln!(
                     out,
-                    "              {} frames analysed/s, {} ms server CPU per analysed frame",
+                    "              {} frames analysed/s, {} ms server CPU per analysed frame \
+                     ({} ms of it in the model workers)",
                     fmt_opt(self.analysed_per_second()),
-                    fmt_opt(self.server_cpu_ms_per_analysed_frame())
+                    fmt_opt(self.server_cpu_ms_per_analysed_frame()),
+                    fmt_opt(self.model_cpu_ms_per_analysed_frame())
                 );
                 let _ = writeln!(
                     out,
@@ -340,6 +351,7 @@ impl Report {
                 "verdict_p95_ms": round(self.verdicts.percentile(0.95)),
                 "frames_analysed_per_session": round(self.frames_analysed.mean()),
                 "server_cpu_ms_per_analysed_frame": round(self.server_cpu_ms_per_analysed_frame()),
+                "model_cpu_ms_per_analysed_frame": round(self.model_cpu_ms_per_analysed_frame()),
                 "error_kinds": self.errors.iter().map(|(k, n)| (k.to_owned(), n)).collect::<std::collections::BTreeMap<_, _>>(),
             }
         })
@@ -402,6 +414,7 @@ mod tests {
             }],
             total: Some(ProcTotal {
                 cpu_seconds: 12.0,
+                model_cpu_seconds: Some(9.0),
                 wall_seconds: 12.0,
             }),
         };
@@ -415,6 +428,8 @@ mod tests {
         assert_eq!(report.server_mem_pct(), Some(25.0));
         // 12 CPU seconds over 120 analysed frames.
         assert_eq!(report.server_cpu_ms_per_analysed_frame(), Some(100.0));
+        // 9 of them in the model workers.
+        assert_eq!(report.model_cpu_ms_per_analysed_frame(), Some(75.0));
         let line: serde_json::Value = serde_json::from_str(&report.json_line()).unwrap();
         assert_eq!(line["load"]["errors"], 2);
         assert_eq!(line["load"]["error_kinds"]["unfinished_after_drain"], 1);

@@ -2,10 +2,10 @@
 //! engine, behind a router with a bounded queue.
 //!
 //! Any worker serves any session: the session's `TrackState` travels with the job. Each worker
-//! runs its engine on tokio's blocking threads (`spawn_blocking`), so inference never holds an
-//! executor thread. The pool supervises its workers: a worker that panics or fails is replaced by
-//! a new one built by the same factory; the job it held is answered with `WorkerLost` (its reply
-//! channel is dropped) and the session carries on with its next frame.
+//! keeps its engines on an OS thread of its own, so inference never holds an executor thread.
+//! The pool supervises its workers: a worker whose engine panics or fails is replaced by a new
+//! one (and a new thread) built by the same factory; the job it held is answered with
+//! `WorkerLost` (its reply channel is dropped) and the session carries on with its next frame.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -271,7 +271,8 @@ pub struct ModelPool;
 pub struct PoolState {
     factory: EngineFactory,
     config: PoolConfig,
-    workers: Vec<ActorRef<WorkerMsg>>,
+    /// Live workers with their numbers (a replacement takes the number of the one it replaces).
+    workers: Vec<(ActorRef<WorkerMsg>, usize)>,
     idle: VecDeque<ActorRef<WorkerMsg>>,
     queue: VecDeque<Job>,
     stats: PoolStats,
@@ -310,11 +311,12 @@ impl PoolState {
 async fn spawn_worker(
     pool: &ActorRef<PoolMsg>,
     factory: &EngineFactory,
+    index: usize,
 ) -> Result<ActorRef<WorkerMsg>, ActorProcessingErr> {
     let (worker, _join) = Actor::spawn_linked(
         None,
         ModelWorker,
-        (factory.clone(), pool.clone()),
+        (factory.clone(), pool.clone(), index),
         pool.get_cell(),
     )
     .await?;
@@ -341,10 +343,10 @@ impl Actor for ModelPool {
             stats: PoolStats::default(),
             recent: VecDeque::with_capacity(LATENCY_WINDOW),
         };
-        for _ in 0..config.workers.max(1) {
-            match spawn_worker(&myself, &state.factory).await {
+        for index in 0..config.workers.max(1) {
+            match spawn_worker(&myself, &state.factory, index).await {
                 Ok(w) => {
-                    state.workers.push(w.clone());
+                    state.workers.push((w.clone(), index));
                     state.idle.push_back(w);
                 }
                 Err(e) => tracing::error!(error = %e, "model worker failed to start"),
@@ -398,7 +400,11 @@ impl Actor for ModelPool {
                     state.recent.pop_front();
                 }
                 state.recent.push_back(took);
-                if state.workers.iter().any(|w| w.get_id() == worker.get_id()) {
+                if state
+                    .workers
+                    .iter()
+                    .any(|(w, _)| w.get_id() == worker.get_id())
+                {
                     state.idle.push_back(worker);
                 }
                 state.dispatch();
@@ -426,17 +432,16 @@ impl Actor for ModelPool {
             _ => return Ok(()),
         };
         let id = cell.get_id();
-        let before = state.workers.len();
-        state.workers.retain(|w| w.get_id() != id);
-        state.idle.retain(|w| w.get_id() != id);
-        if state.workers.len() == before {
+        let Some(lost) = state.workers.iter().position(|(w, _)| w.get_id() == id) else {
             return Ok(());
-        }
+        };
+        let (_, index) = state.workers.remove(lost);
+        state.idle.retain(|w| w.get_id() != id);
         tracing::warn!(worker = %id, reason = %why, "model worker lost, replacing it");
         state.stats.restarts += 1;
-        match spawn_worker(&myself, &state.factory).await {
+        match spawn_worker(&myself, &state.factory, index).await {
             Ok(w) => {
-                state.workers.push(w.clone());
+                state.workers.push((w.clone(), index));
                 state.idle.push_back(w);
                 state.dispatch();
             }
@@ -453,34 +458,83 @@ impl Actor for ModelPool {
     }
 }
 
-/// One model worker: owns one face engine and one identity engine.
+/// One model worker: owns one face engine and one identity engine, on a thread of their own.
+///
+/// The engines live on one long-lived OS thread named `model-worker-N`, not on whichever
+/// blocking thread is free: inference never waits for the blocking pool, and the engines' CPU
+/// can be told apart from the rest of the server's (the load test reports it,
+/// `docs/performance.md`).
 pub struct ModelWorker;
 
-/// A worker's engines; `None` only while lent to the blocking thread running a job.
+/// A worker's engines, owned by its thread.
+struct Engines {
+    face: Box<dyn FaceEngine>,
+    identity: Box<dyn IdentityEngine>,
+}
+
+/// One job as its engine thread runs it.
+type EngineTask = Box<dyn FnOnce(&mut Engines) + Send>;
+
+/// A worker's way to its engine thread.
 pub struct WorkerState {
-    face: Option<Box<dyn FaceEngine>>,
-    identity: Option<Box<dyn IdentityEngine>>,
+    tasks: std::sync::mpsc::Sender<EngineTask>,
     pool: ActorRef<PoolMsg>,
+}
+
+/// Starts a worker's engine thread and waits until its engines are loaded.
+async fn start_engine_thread(
+    factory: EngineFactory,
+    index: usize,
+) -> Result<std::sync::mpsc::Sender<EngineTask>, ActorProcessingErr> {
+    let (tasks, inbox) = std::sync::mpsc::channel::<EngineTask>();
+    let (ready, loaded) = oneshot::channel::<Result<(), EngineError>>();
+    std::thread::Builder::new()
+        .name(format!("model-worker-{index}"))
+        .spawn(move || {
+            let mut engines = match factory() {
+                Ok((face, identity)) => {
+                    let _ = ready.send(Ok(()));
+                    Engines { face, identity }
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                    return;
+                }
+            };
+            // Ends when the worker drops its sender; a panicking task ends it too, and the
+            // worker, seeing its task unanswered, fails and is replaced with a fresh thread.
+            while let Ok(task) = inbox.recv() {
+                task(&mut engines);
+            }
+        })?;
+    loaded
+        .await
+        .map_err(|_| "model thread died while loading")??;
+    Ok(tasks)
+}
+
+/// The embedding of the one face of a still image, with the worker's engines lent.
+fn embed_portrait(
+    engines: &mut Engines,
+    image: &RgbImage,
+    role: ImageRole,
+) -> Result<Embedding, CompareError> {
+    FaceComparator::new(&mut *engines.face, &mut *engines.identity).embed_one(image, role)
 }
 
 #[ractor::async_trait]
 impl Actor for ModelWorker {
     type Msg = WorkerMsg;
     type State = WorkerState;
-    type Arguments = (EngineFactory, ActorRef<PoolMsg>);
+    type Arguments = (EngineFactory, ActorRef<PoolMsg>, usize);
 
     async fn pre_start(
         &self,
         _myself: ActorRef<WorkerMsg>,
-        (factory, pool): (EngineFactory, ActorRef<PoolMsg>),
+        (factory, pool, index): (EngineFactory, ActorRef<PoolMsg>, usize),
     ) -> Result<WorkerState, ActorProcessingErr> {
-        // Loading models reads files and takes a while: keep it off the executor.
-        let (face, identity) = tokio::task::spawn_blocking(move || factory()).await??;
-        Ok(WorkerState {
-            face: Some(face),
-            identity: Some(identity),
-            pool,
-        })
+        let tasks = start_engine_thread(factory, index).await?;
+        Ok(WorkerState { tasks, pool })
     }
 
     async fn handle(
@@ -490,57 +544,45 @@ impl Actor for ModelWorker {
         state: &mut WorkerState,
     ) -> Result<(), ActorProcessingErr> {
         let started = std::time::Instant::now();
-        match job {
+        let (done, finished) = oneshot::channel::<()>();
+        let task: EngineTask = match job {
             Job::Analyze {
                 frame,
                 t,
                 mut track,
                 needs,
                 reply,
-            } => {
-                let mut engine = state.face.take().ok_or("face engine missing")?;
-                // A panic inside the engine surfaces as a JoinError: the worker fails and the
-                // pool replaces it; `reply` is dropped, which the session reads as WorkerLost.
-                let (engine, result, track) = tokio::task::spawn_blocking(move || {
-                    let r = engine.analyze(&frame, t, &mut track, needs);
-                    (engine, r, track)
-                })
-                .await?;
-                state.face = Some(engine);
+            } => Box::new(move |engines: &mut Engines| {
+                let result = engines.face.analyze(&frame, t, &mut track, needs);
                 let _ = reply.send(
                     result
                         .map(|analysis| Analysed { analysis, track })
                         .map_err(JobError::from),
                 );
-            }
-            Job::Embed { frame, face, reply } => {
-                let mut engine = state.identity.take().ok_or("identity engine missing")?;
-                let (engine, result) = tokio::task::spawn_blocking(move || {
-                    let r = engine.embed(&frame, &face);
-                    (engine, r)
-                })
-                .await?;
-                state.identity = Some(engine);
-                let _ = reply.send(result.map_err(JobError::from));
-            }
-            Job::EmbedPortrait { image, role, reply } => {
-                let face = state.face.take().ok_or("face engine missing")?;
-                let identity = state.identity.take().ok_or("identity engine missing")?;
-                let (face, identity, result) = tokio::task::spawn_blocking(move || {
-                    let mut comparator = FaceComparator::new(face, identity);
-                    let r = comparator.embed_one(&image, role);
-                    let (face, identity) = comparator.into_parts();
-                    (face, identity, r)
-                })
-                .await?;
-                state.face = Some(face);
-                state.identity = Some(identity);
+                let _ = done.send(());
+            }),
+            Job::Embed { frame, face, reply } => Box::new(move |engines: &mut Engines| {
+                let _ = reply.send(
+                    engines
+                        .identity
+                        .embed(&frame, &face)
+                        .map_err(JobError::from),
+                );
+                let _ = done.send(());
+            }),
+            Job::EmbedPortrait { image, role, reply } => Box::new(move |engines: &mut Engines| {
+                let result = embed_portrait(engines, &image, role);
                 let _ = reply.send(result.map_err(|err| match err {
                     CompareError::Engine(e) => PortraitError::Job(JobError::Engine(e)),
                     face => PortraitError::Face(face),
                 }));
-            }
-        }
+                let _ = done.send(());
+            }),
+        };
+        state.tasks.send(task).map_err(|_| "model thread is gone")?;
+        // A panic in the engine drops `done` (and the job's reply, which the session reads as
+        // WorkerLost): the worker fails and the pool replaces it.
+        finished.await.map_err(|_| "model thread panicked")?;
         let _ = state
             .pool
             .send_message(PoolMsg::Idle(myself, started.elapsed()));
