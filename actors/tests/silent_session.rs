@@ -1,11 +1,12 @@
 //! Silent liveness and injection cues inside `SessionLogic` (docs/attacks.md): the silent mode's
 //! look, and a cue that fails a session whose actions were done.
 
+use image::RgbImage;
 use livegate_actors::actions::ActionKind;
 use livegate_actors::session::{
     FailReason, LivenessMode, SessionConfig, SessionEvent, SessionLogic, SILENT_MAX_S,
 };
-use livegate_actors::synthetic::{face_frame, with_eyes};
+use livegate_actors::synthetic::{face_frame, jitter, with_eyes, FRAME_HEIGHT, FRAME_WIDTH};
 use livegate_models::FrameAnalysis;
 
 fn drive(
@@ -108,4 +109,89 @@ fn a_virtual_camera_fails_a_session_whose_actions_were_done() {
     let scores = injected.injection_scores();
     assert_eq!(scores.get("virtual_camera"), Some(&1.0));
     assert_eq!(scores.get("frame_timing"), Some(&0.0));
+}
+
+/// A phone held up to the camera, as the synthetic face's frames would see it: a wall, a dark
+/// bezel, and a brighter picture holding the face (the synthetic face's box, 220..420 x
+/// 140..360). Noise from the frame's time so no two frames are equal.
+fn held_phone(t: f64) -> RgbImage {
+    let seed = (t * 1000.0) as usize;
+    let (cx, cy) = (320.0, 250.0);
+    RgbImage::from_fn(FRAME_WIDTH, FRAME_HEIGHT, |x, y| {
+        let (u, v) = (x as f32 - cx, y as f32 - cy);
+        let face = (u / 95.0).powi(2) + (v / 110.0).powi(2) < 1.0;
+        let value = if face {
+            150.0 + 0.1 * u
+        } else if u.abs() < 150.0 && v.abs() < 190.0 {
+            200.0 - 0.1 * v
+        } else if u.abs() < 165.0 && v.abs() < 205.0 {
+            14.0
+        } else {
+            120.0 - 0.05 * y as f32
+        };
+        let noise = 4.0 * jitter(seed + (y * FRAME_WIDTH + x) as usize);
+        let p = (value + noise).clamp(0.0, 255.0) as u8;
+        image::Rgb([p, p, p.saturating_add(4)])
+    })
+}
+
+/// The same room without the phone: the wall behind a face.
+fn plain_wall(t: f64) -> RgbImage {
+    let seed = (t * 1000.0) as usize;
+    RgbImage::from_fn(FRAME_WIDTH, FRAME_HEIGHT, |x, y| {
+        let (u, v) = (x as f32 - 320.0, y as f32 - 250.0);
+        let face = (u / 95.0).powi(2) + (v / 110.0).powi(2) < 1.0;
+        let value = if face {
+            150.0 + 0.1 * u
+        } else {
+            120.0 - 0.05 * y as f32
+        };
+        let p = (value + 4.0 * jitter(seed + (y * FRAME_WIDTH + x) as usize)).clamp(0.0, 255.0);
+        image::Rgb([p as u8, p as u8, p as u8])
+    })
+}
+
+/// A blink session fed `pixels(t)` with every analysis.
+fn blink_before(pixels: fn(f64) -> RgbImage, report_only_cues: Vec<String>) -> SessionLogic {
+    let config = SessionConfig {
+        report_only_cues,
+        ..SessionConfig::new(vec![ActionKind::Blink])
+    };
+    let mut logic = SessionLogic::new(config).expect("runs");
+    for i in 0..120 {
+        let t = f64::from(i) / 15.0;
+        if logic.is_finished() {
+            break;
+        }
+        let mut f = face_frame(t);
+        if (1.5..1.7).contains(&t) {
+            f.main = f.main.take().map(|m| with_eyes(m, 0.1));
+        }
+        logic.on_frame_with_pixels(&f, Some(&pixels(t)));
+    }
+    logic
+}
+
+#[test]
+fn a_phone_held_to_the_camera_fails_an_action_session_unless_its_border_is_report_only() {
+    let wall = blink_before(plain_wall, Vec::new());
+    assert_eq!(
+        wall.verdict().map(|v| v.passed),
+        Some(true),
+        "{:?}",
+        wall.verdict()
+    );
+
+    let refused = blink_before(held_phone, Vec::new());
+    let verdict = refused.verdict().expect("finished");
+    assert!(!verdict.passed, "{verdict:?}");
+    assert_eq!(verdict.reasons, vec![FailReason::Border]);
+
+    // A site whose doorway frames faces keeps the cue for the record only: the same blink
+    // passes, and the result still says what the cue read.
+    let reported = blink_before(held_phone, vec!["border".to_owned()]);
+    let verdict = reported.verdict().expect("finished");
+    assert!(verdict.passed, "{verdict:?}");
+    let border = reported.silent_verdict().scores.get("border").copied();
+    assert!(border.is_some_and(|s| s >= 0.5), "border read {border:?}");
 }
