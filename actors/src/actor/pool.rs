@@ -477,18 +477,26 @@ type EngineTask = Box<dyn FnOnce(&mut Engines) + Send>;
 
 /// A worker's way to its engine thread.
 pub struct WorkerState {
-    tasks: std::sync::mpsc::Sender<EngineTask>,
+    /// `None` once the worker has stopped and let its thread end.
+    tasks: Option<std::sync::mpsc::Sender<EngineTask>>,
+    thread: Option<std::thread::JoinHandle<()>>,
     pool: ActorRef<PoolMsg>,
+}
+
+/// A worker's engine thread, once its engines are loaded.
+struct EngineThread {
+    tasks: std::sync::mpsc::Sender<EngineTask>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 /// Starts a worker's engine thread and waits until its engines are loaded.
 async fn start_engine_thread(
     factory: EngineFactory,
     index: usize,
-) -> Result<std::sync::mpsc::Sender<EngineTask>, ActorProcessingErr> {
+) -> Result<EngineThread, ActorProcessingErr> {
     let (tasks, inbox) = std::sync::mpsc::channel::<EngineTask>();
     let (ready, loaded) = oneshot::channel::<Result<(), EngineError>>();
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name(format!("model-worker-{index}"))
         .spawn(move || {
             let mut engines = match factory() {
@@ -510,7 +518,7 @@ async fn start_engine_thread(
     loaded
         .await
         .map_err(|_| "model thread died while loading")??;
-    Ok(tasks)
+    Ok(EngineThread { tasks, thread })
 }
 
 /// The embedding of the one face of a still image, with the worker's engines lent.
@@ -533,8 +541,27 @@ impl Actor for ModelWorker {
         _myself: ActorRef<WorkerMsg>,
         (factory, pool, index): (EngineFactory, ActorRef<PoolMsg>, usize),
     ) -> Result<WorkerState, ActorProcessingErr> {
-        let tasks = start_engine_thread(factory, index).await?;
-        Ok(WorkerState { tasks, pool })
+        let EngineThread { tasks, thread } = start_engine_thread(factory, index).await?;
+        Ok(WorkerState {
+            tasks: Some(tasks),
+            thread: Some(thread),
+            pool,
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<WorkerMsg>,
+        state: &mut WorkerState,
+    ) -> Result<(), ActorProcessingErr> {
+        // The thread ends once its sender is gone; waiting for it means the engines (and the
+        // model runtime's objects) are freed before the pool reports itself stopped, never
+        // while the process is already tearing the runtime's library down.
+        state.tasks = None;
+        if let Some(thread) = state.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        Ok(())
     }
 
     async fn handle(
@@ -579,7 +606,12 @@ impl Actor for ModelWorker {
                 let _ = done.send(());
             }),
         };
-        state.tasks.send(task).map_err(|_| "model thread is gone")?;
+        state
+            .tasks
+            .as_ref()
+            .ok_or("model worker is stopping")?
+            .send(task)
+            .map_err(|_| "model thread is gone")?;
         // A panic in the engine drops `done` (and the job's reply, which the session reads as
         // WorkerLost): the worker fails and the pool replaces it.
         finished.await.map_err(|_| "model thread panicked")?;
