@@ -78,30 +78,8 @@ pub trait IdentityEngine: Send {
     ) -> Result<Option<crate::Embedding>, EngineError>;
 }
 
-// A worker holds its engines boxed (`dyn`): these let it lend them (boxed or borrowed) to code
-// generic over the traits, such as the comparator.
-impl<E: FaceEngine + ?Sized> FaceEngine for &mut E {
-    fn analyze(
-        &mut self,
-        frame: &RgbImage,
-        t: f64,
-        track: &mut TrackState,
-        needs: AnalysisNeeds,
-    ) -> Result<FrameAnalysis, EngineError> {
-        (**self).analyze(frame, t, track, needs)
-    }
-}
-
-impl<E: IdentityEngine + ?Sized> IdentityEngine for &mut E {
-    fn embed(
-        &mut self,
-        frame: &RgbImage,
-        face: &crate::FaceObservation,
-    ) -> Result<Option<crate::Embedding>, EngineError> {
-        (**self).embed(frame, face)
-    }
-}
-
+// A worker holds its engines boxed (`dyn`): these let it lend them to code generic over the
+// traits, such as the comparator.
 impl<E: FaceEngine + ?Sized> FaceEngine for Box<E> {
     fn analyze(
         &mut self,

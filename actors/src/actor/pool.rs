@@ -472,8 +472,8 @@ struct Engines {
     identity: Box<dyn IdentityEngine>,
 }
 
-/// One job as its engine thread runs it.
-type EngineTask = Box<dyn FnOnce(&mut Engines) + Send>;
+/// One job as its engine thread runs it: the engines go in and come back out.
+type EngineTask = Box<dyn FnOnce(Engines) -> Engines + Send>;
 
 /// A worker's way to its engine thread.
 pub struct WorkerState {
@@ -512,22 +512,13 @@ async fn start_engine_thread(
             // Ends when the worker drops its sender; a panicking task ends it too, and the
             // worker, seeing its task unanswered, fails and is replaced with a fresh thread.
             while let Ok(task) = inbox.recv() {
-                task(&mut engines);
+                engines = task(engines);
             }
         })?;
     loaded
         .await
         .map_err(|_| "model thread died while loading")??;
     Ok(EngineThread { tasks, thread })
-}
-
-/// The embedding of the one face of a still image, with the worker's engines lent.
-fn embed_portrait(
-    engines: &mut Engines,
-    image: &RgbImage,
-    role: ImageRole,
-) -> Result<Embedding, CompareError> {
-    FaceComparator::new(&mut *engines.face, &mut *engines.identity).embed_one(image, role)
 }
 
 #[ractor::async_trait]
@@ -579,7 +570,7 @@ impl Actor for ModelWorker {
                 mut track,
                 needs,
                 reply,
-            } => Box::new(move |engines: &mut Engines| {
+            } => Box::new(move |mut engines: Engines| {
                 let result = engines.face.analyze(&frame, t, &mut track, needs);
                 let _ = reply.send(
                     result
@@ -587,8 +578,9 @@ impl Actor for ModelWorker {
                         .map_err(JobError::from),
                 );
                 let _ = done.send(());
+                engines
             }),
-            Job::Embed { frame, face, reply } => Box::new(move |engines: &mut Engines| {
+            Job::Embed { frame, face, reply } => Box::new(move |mut engines: Engines| {
                 let _ = reply.send(
                     engines
                         .identity
@@ -596,15 +588,21 @@ impl Actor for ModelWorker {
                         .map_err(JobError::from),
                 );
                 let _ = done.send(());
+                engines
             }),
-            Job::EmbedPortrait { image, role, reply } => Box::new(move |engines: &mut Engines| {
-                let result = embed_portrait(engines, &image, role);
-                let _ = reply.send(result.map_err(|err| match err {
-                    CompareError::Engine(e) => PortraitError::Job(JobError::Engine(e)),
-                    face => PortraitError::Face(face),
-                }));
-                let _ = done.send(());
-            }),
+            Job::EmbedPortrait { image, role, reply } => {
+                Box::new(move |Engines { face, identity }: Engines| {
+                    let mut comparator = FaceComparator::new(face, identity);
+                    let result = comparator.embed_one(&image, role);
+                    let _ = reply.send(result.map_err(|err| match err {
+                        CompareError::Engine(e) => PortraitError::Job(JobError::Engine(e)),
+                        face => PortraitError::Face(face),
+                    }));
+                    let _ = done.send(());
+                    let (face, identity) = comparator.into_parts();
+                    Engines { face, identity }
+                })
+            }
         };
         state
             .tasks
