@@ -9,6 +9,9 @@
 //! by CPU time, on the main face of every 10th frame of the same clips: what one continuity
 //! sample costs a session, in frames of analysis.
 
+#[path = "../tests/common/process.rs"]
+mod process;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -25,18 +28,6 @@ const CLIPS: [&str; 4] = [
     "eulerian-remote-heartrate-detection/face.mp4",
     "LivePortrait/d18.mp4",
 ];
-
-/// CPU seconds used by this process so far (user + system).
-fn cpu_seconds() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
 
 /// Peak resident memory of this process in MB.
 fn peak_rss_mb() -> f64 {
@@ -80,16 +71,16 @@ fn run_clip(engine: &mut Analyzer, path: &Path, needs: AnalysisNeeds) -> Figures
         engine_ms: Vec::new(),
     };
     loop {
-        let c0 = cpu_seconds();
+        let c0 = process::cpu_seconds();
         let Some(frame) = video.next() else { break };
         let frame = frame.expect("frame decodes");
-        let c1 = cpu_seconds();
+        let c1 = process::cpu_seconds();
         let w0 = Instant::now();
         engine
             .analyze(&frame.image, frame.t, &mut track, needs)
             .expect("frame analysed");
         f.engine_ms.push(w0.elapsed().as_secs_f64() * 1e3);
-        let c2 = cpu_seconds();
+        let c2 = process::cpu_seconds();
         f.decode_cpu += c1 - c0;
         f.engine_cpu += c2 - c1;
         f.frames += 1;
@@ -204,19 +195,19 @@ fn run_embeddings(
         let mut track = TrackState::default();
         for (i, frame) in video.by_ref().enumerate() {
             let frame = frame.expect("frame decodes");
-            let c0 = cpu_seconds();
+            let c0 = process::cpu_seconds();
             let analysis = engine
                 .analyze(&frame.image, frame.t, &mut track, needs)
                 .expect("frame analysed");
-            frame_cpu += cpu_seconds() - c0;
+            frame_cpu += process::cpu_seconds() - c0;
             frames += 1;
             let Some(main) = analysis.main.as_ref().filter(|_| i % EVERY == 0) else {
                 continue;
             };
-            let c1 = cpu_seconds();
+            let c1 = process::cpu_seconds();
             let embedding = identity.embed(&frame.image, main).expect("embedding runs");
             if embedding.is_some() {
-                embed_ms.push((cpu_seconds() - c1) * 1e3);
+                embed_ms.push((process::cpu_seconds() - c1) * 1e3);
             }
         }
     }

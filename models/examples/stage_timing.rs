@@ -5,6 +5,9 @@
 //! every frame's pose and openness. `--overheads` compares each model's bare inference with its
 //! whole run (crop, inference, outputs), alone and alternating mesh and iris as the engine does. Models come from `LIVEGATE_MODELS_DIR` (or `var/models`).
 
+#[path = "../tests/common/process.rs"]
+mod process;
+
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -39,20 +42,6 @@ fn decode(clip: &str, width: u32, height: u32) -> Result<Vec<RgbImage>, String> 
         .chunks_exact(frame_len)
         .filter_map(|c| RgbImage::from_raw(width, height, c.to_vec()))
         .collect())
-}
-
-/// CPU seconds this process has used (user + system), to tell our cost from a busy machine's.
-fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let after = s.rsplit_once(')')?.1;
-            let fields: Vec<&str> = after.split_whitespace().collect();
-            let utime: f64 = fields.get(11)?.parse().ok()?;
-            let stime: f64 = fields.get(12)?.parse().ok()?;
-            Some((utime + stime) / 100.0)
-        })
-        .unwrap_or(0.0)
 }
 
 fn peak_rss_mb() -> f64 {
@@ -120,12 +109,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for range in [DetectorRange::Short, DetectorRange::Full] {
         let mut detector = FaceDetector::new(&mut runtime, &registry, range)?;
         let start = Instant::now();
-        let cpu = cpu_seconds();
+        let cpu = process::cpu_seconds();
         for _ in 0..reps {
             detector.detect(first)?;
         }
         isolated.push(start.elapsed().as_secs_f64() * 1000.0 / reps as f64);
-        isolated.push((cpu_seconds() - cpu) * 1000.0 / reps as f64);
+        isolated.push((process::cpu_seconds() - cpu) * 1000.0 / reps as f64);
     }
     println!("faces on frame 0: {}", faces.len());
     if let Some(face) = faces.first() {
@@ -156,7 +145,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut detections = 0;
     let mut with_face = 0;
     let start = Instant::now();
-    let cpu = cpu_seconds();
+    let cpu = process::cpu_seconds();
     for (i, frame) in frames.iter().enumerate() {
         let t = i as f64 / fps;
         let analysis = analyzer.analyze(frame, t, &mut track, AnalysisNeeds::default())?;
@@ -198,7 +187,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let wall = start.elapsed().as_secs_f64() * 1000.0;
-    let cpu = (cpu_seconds() - cpu) * 1000.0;
+    let cpu = (process::cpu_seconds() - cpu) * 1000.0;
     let n = frames.len().max(1) as f64;
     println!(
         "frames {} with face {} detector ran {} ({:.0}%)",

@@ -9,6 +9,9 @@
 
 mod common;
 
+#[path = "common/process.rs"]
+mod process;
+
 use std::path::Path;
 
 use image::RgbImage;
@@ -74,18 +77,6 @@ fn clip_frames(path: &Path) -> Vec<(String, RgbImage)> {
     frames
 }
 
-/// CPU seconds used by this process (user + system): OpenVINO may run on a thread of its own.
-fn cpu_seconds() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
-
 /// One face embedded by both paths.
 struct Pair {
     source: String,
@@ -133,11 +124,11 @@ fn openvino_embeddings_and_distances_equal_dlibs() {
         let Some(main) = analysis.main else {
             continue;
         };
-        let c0 = cpu_seconds();
+        let c0 = process::cpu_seconds();
         let dlib = reference.embed(&image, &main).expect("dlib embeds");
-        let c1 = cpu_seconds();
+        let c1 = process::cpu_seconds();
         let openvino = serving.embed(&image, &main).expect("OpenVINO embeds");
-        let c2 = cpu_seconds();
+        let c2 = process::cpu_seconds();
         match (dlib, openvino) {
             _ if pass == 0 => {}
             (Some(dlib), Some(openvino)) => {
