@@ -131,8 +131,8 @@ pub fn warp_into(
     };
     let (ox, oy) = (ox + dxi * first, oy + dyi * first);
     // Positions step in fixed point (32 fractional bits: no drift over a row) and blend in
-    // integers with 12-bit weights, at most 1/16 of a grey level from the float blend: half the
-    // float warp's time, and the mesh's crop is a third of its run (docs/engine.md).
+    // integers with 12-bit weights, within an eighth of a grey level of the float blend: half
+    // the float warp's time, and the mesh's crop was a third of its run (docs/performance.md).
     let (sx, sy) = (to_fixed(step_x), to_fixed(step_y));
     for (j, row) in out[..needed].chunks_exact_mut(side * 3).enumerate() {
         let mut x = to_fixed(ox + dxj * j as f32);

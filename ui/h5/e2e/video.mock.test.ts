@@ -52,8 +52,10 @@ describe.skipIf(skip !== null)('video mode against the mock server', () => {
   const video = (name: string, size: number, mimeType = 'video/mp4') => ({ name, mimeType, buffer: randomBytes(size) });
 
   it('without getUserMedia: lists the steps, takes a clip from the camera app, survives a cut, passes and goes back', async () => {
+    // Chromium silently resends an idempotent PUT whose reused connection died unanswered, up to
+    // two times: four cuts make sure the page itself sees at least one and asks what arrived.
     const { base, page, mock } = await open(
-      { recording: OFFER, desk: { cutChunk: { index: 2, times: 3 } } },
+      { recording: OFFER, desk: { cutChunk: { index: 2, times: 4 } } },
       { noCamera: true },
     );
     mock.desk.script.verdict = () => ({ passed: true, reasons: [], text: '核验通过', return_url: `${base}/bank/done?v=1` });
