@@ -111,20 +111,19 @@ fn a_virtual_camera_fails_a_session_whose_actions_were_done() {
     assert_eq!(scores.get("frame_timing"), Some(&0.0));
 }
 
-/// A phone held up to the camera, as the synthetic face's frames would see it: a wall, a dark
-/// bezel, and a brighter picture holding the face (the synthetic face's box, 220..420 x
-/// 140..360). Noise from the frame's time so no two frames are equal.
-fn held_phone(t: f64) -> RgbImage {
+/// The synthetic face (its box 220..420 x 140..360) before a wall, with or without a phone held
+/// up to the camera: a dark bezel around a brighter picture that holds the face. Noise from the
+/// frame's time, so no two frames are equal.
+fn room(t: f64, phone: bool) -> RgbImage {
     let seed = (t * 1000.0) as usize;
-    let (cx, cy) = (320.0, 250.0);
     RgbImage::from_fn(FRAME_WIDTH, FRAME_HEIGHT, |x, y| {
-        let (u, v) = (x as f32 - cx, y as f32 - cy);
+        let (u, v) = (x as f32 - 320.0, y as f32 - 250.0);
         let face = (u / 95.0).powi(2) + (v / 110.0).powi(2) < 1.0;
         let value = if face {
             150.0 + 0.1 * u
-        } else if u.abs() < 150.0 && v.abs() < 190.0 {
+        } else if phone && u.abs() < 150.0 && v.abs() < 190.0 {
             200.0 - 0.1 * v
-        } else if u.abs() < 165.0 && v.abs() < 205.0 {
+        } else if phone && u.abs() < 165.0 && v.abs() < 205.0 {
             14.0
         } else {
             120.0 - 0.05 * y as f32
@@ -135,20 +134,12 @@ fn held_phone(t: f64) -> RgbImage {
     })
 }
 
-/// The same room without the phone: the wall behind a face.
+fn held_phone(t: f64) -> RgbImage {
+    room(t, true)
+}
+
 fn plain_wall(t: f64) -> RgbImage {
-    let seed = (t * 1000.0) as usize;
-    RgbImage::from_fn(FRAME_WIDTH, FRAME_HEIGHT, |x, y| {
-        let (u, v) = (x as f32 - 320.0, y as f32 - 250.0);
-        let face = (u / 95.0).powi(2) + (v / 110.0).powi(2) < 1.0;
-        let value = if face {
-            150.0 + 0.1 * u
-        } else {
-            120.0 - 0.05 * y as f32
-        };
-        let p = (value + 4.0 * jitter(seed + (y * FRAME_WIDTH + x) as usize)).clamp(0.0, 255.0);
-        image::Rgb([p as u8, p as u8, p as u8])
-    })
+    room(t, false)
 }
 
 /// A blink session fed `pixels(t)` with every analysis.

@@ -158,10 +158,15 @@ impl Report {
         (self.info.mem_total > 0).then(|| rss as f64 / self.info.mem_total as f64 * 100.0)
     }
 
+    /// Frames the server analysed, summed over the sessions whose result was read.
+    fn frames_analysed_total(&self) -> Option<f64> {
+        Some(self.frames_analysed.mean()? * self.frames_analysed.count() as f64)
+    }
+
     /// Server CPU milliseconds per frame the server analysed (sessions whose result was read).
     pub fn server_cpu_ms_per_analysed_frame(&self) -> Option<f64> {
         let cpu = self.server.as_ref()?.total?.cpu_seconds;
-        let frames = self.frames_analysed.mean()? * self.frames_analysed.count() as f64;
+        let frames = self.frames_analysed_total()?;
         (frames > 0.0).then(|| cpu * 1000.0 / frames)
     }
 
@@ -170,13 +175,13 @@ impl Report {
     /// decoding, the silent cues, the protocol and the store.
     pub fn model_cpu_ms_per_analysed_frame(&self) -> Option<f64> {
         let cpu = self.server.as_ref()?.total?.model_cpu_seconds?;
-        let frames = self.frames_analysed.mean()? * self.frames_analysed.count() as f64;
+        let frames = self.frames_analysed_total()?;
         (frames > 0.0).then(|| cpu * 1000.0 / frames)
     }
 
     /// Frames the server analysed per second of the run.
     pub fn analysed_per_second(&self) -> Option<f64> {
-        let frames = self.frames_analysed.mean()? * self.frames_analysed.count() as f64;
+        let frames = self.frames_analysed_total()?;
         let secs = self.elapsed.as_secs_f64();
         (secs > 0.0).then(|| frames / secs)
     }

@@ -2,6 +2,7 @@
 //! camera, paper and screen looks, eyes composited through holes, adversarial-style noise.
 
 use image::{imageops, Rgb, RgbImage};
+use livegate_models::flash::sim::hash3;
 
 /// The size live frames are fitted into (as `livegate analyze` does) and staged frames have.
 pub const FIT: (u32, u32) = (640, 640);
@@ -131,18 +132,6 @@ pub fn room() -> RgbImage {
         let v = g + door + grain;
         Rgb([to_u8(v + 6.0), to_u8(v), to_u8(v - 8.0)])
     })
-}
-
-/// A small integer hash (deterministic noise).
-pub fn hash3(x: u32, y: u32, seed: u32) -> u32 {
-    let mut h = x
-        .wrapping_mul(0x9E37_79B1)
-        .wrapping_add(y.wrapping_mul(0x85EB_CA77))
-        .wrapping_add(seed.wrapping_mul(0xC2B2_AE3D));
-    h ^= h >> 15;
-    h = h.wrapping_mul(0x2C1B_3C6D);
-    h ^= h >> 12;
-    h
 }
 
 /// A photo printed on paper: a print's narrower range and duller colour, paper grain, and a lamp's

@@ -26,6 +26,19 @@ use image::{Rgb, RgbImage};
 use super::{linear, FlashColour, FlashStep};
 use crate::{FaceBox, FaceObservation};
 
+/// A hash of a pixel's position and a seed: grain and noise for staged frames that is the same
+/// on every run and needs no random source.
+pub fn hash3(x: u32, y: u32, seed: u32) -> u32 {
+    let mut h = x
+        .wrapping_mul(0x9E37_79B1)
+        .wrapping_add(y.wrapping_mul(0x85EB_CA77))
+        .wrapping_add(seed.wrapping_mul(0xC2B2_AE3D));
+    h ^= h >> 15;
+    h = h.wrapping_mul(0x2C1B_3C6D);
+    h ^= h >> 12;
+    h
+}
+
 /// A small deterministic random source (SplitMix64): staged data must be reproducible.
 #[derive(Debug, Clone)]
 pub struct SimRng(u64);

@@ -305,16 +305,9 @@ fn best_line(work: &Working, side: Side, lo: f32, hi: f32, span: (f32, f32)) -> 
 pub(super) mod tests {
     use super::*;
 
-    /// A small integer hash (deterministic noise).
+    /// Grain in -6..=6 grey levels, the same on every run.
     fn noise(x: u32, y: u32, seed: u32) -> f32 {
-        let mut h = x
-            .wrapping_mul(0x9E37_79B1)
-            .wrapping_add(y.wrapping_mul(0x85EB_CA77))
-            .wrapping_add(seed.wrapping_mul(0xC2B2_AE3D));
-        h ^= h >> 15;
-        h = h.wrapping_mul(0x2C1B_3C6D);
-        h ^= h >> 12;
-        (h % 13) as f32 - 6.0
+        (crate::flash::sim::hash3(x, y, seed) % 13) as f32 - 6.0
     }
 
     pub(in crate::silent) fn face_box(cx: f32, cy: f32) -> FaceBox {
